@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/nobackoff/nobackoff/policy"
+	"github.com/nobackoff/nobackoff/webhook"
+)
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var pf policyFlags
+	host := fs.String("host", "", "address to listen on (empty: all)")
+	port := fs.Int("port", 8443, "HTTPS port")
+	cert := fs.String("tls-cert-file", "/etc/nobackoff/tls/tls.crt", "serving certificate (PEM), reloaded when it changes")
+	key := fs.String("tls-key-file", "/etc/nobackoff/tls/tls.key", "serving key (PEM), reloaded when it changes")
+	delay := fs.Duration("shutdown-delay", 5*time.Second, "after SIGTERM, stay up unready this long before draining")
+	owned := fs.Bool("check-controller-owned-pods", false, "also check Pods created by controllers")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	format := fs.String("log-format", "json", "log format: json or text")
+	fs.Var(&pf.startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
+	fs.Var(&pf.severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	log, err := newLogger(stderr, *level, *format)
+	if err != nil {
+		fmt.Fprintln(stderr, "nobackoff serve:", err)
+		return exitUsage
+	}
+	crlog.SetLogger(logr.FromSlogHandler(log.Handler()))
+	opts, err := pf.options()
+	if err != nil {
+		fmt.Fprintln(stderr, "nobackoff serve:", err)
+		return exitUsage
+	}
+
+	srv, err := webhook.NewServer(webhook.NewEngine(policy.NewCatalog(opts)), webhook.ServerOptions{
+		Host: *host, Port: *port, CertFile: *cert, KeyFile: *key, ShutdownDelay: *delay,
+		Handler: webhook.HandlerOptions{CheckControllerOwnedPods: *owned}, Log: log,
+	})
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return exitFindings
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log.Info("starting nobackoff", "version", version)
+	if err := srv.Run(ctx); err != nil {
+		log.Error("server failed", "error", err)
+		return exitFindings
+	}
+	return exitOK
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	ho := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}

@@ -1,0 +1,92 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ID is the stable identifier of a check. IDs are public API: users put them
+// in the nobackoff.io/skip annotation and in configuration, so they never
+// change once released.
+type ID string
+
+// The check catalog. See DESIGN.md §4 for what each one predicts.
+const (
+	ImageInvalidReference       ID = "image.invalid-reference"
+	ImageMutableTag             ID = "image.mutable-tag"
+	ProbeLivenessTooAggressive  ID = "probe.liveness-too-aggressive"
+	ProbeLivenessEqualsReadines ID = "probe.liveness-equals-readiness"
+	ProbePortNotFound           ID = "probe.port-not-found"
+	ProbePortNotDeclared        ID = "probe.port-not-declared"
+	ProbeTimeoutExceedsPeriod   ID = "probe.timeout-exceeds-period"
+	ResourcesMemoryLimitMissing ID = "resources.memory-limit-missing"
+	ResourcesHeapExceedsLimit   ID = "resources.heap-exceeds-limit"
+)
+
+// Severity says how sure nobackoff is that a finding stops a pod from
+// coming up.
+type Severity int
+
+const (
+	// Info is advice. It is shown by the CLI and never sent to kubectl.
+	Info Severity = iota
+	// Warning is a real risk: the pod may come up, but something is likely
+	// to go wrong.
+	Warning
+	// Error means the pod will not come up. Enforce mode denies it.
+	Error
+)
+
+var severityNames = [...]string{Info: "info", Warning: "warning", Error: "error"}
+
+func (s Severity) String() string {
+	if s < Info || s > Error {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads a severity name as written in configuration.
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(s, n) {
+			return Severity(i), nil
+		}
+	}
+	return Info, fmt.Errorf("unknown severity %q (want info, warning or error)", s)
+}
+
+// MarshalText writes the severity's name, so JSON output reads "error".
+func (s Severity) MarshalText() ([]byte, error) {
+	if s < Info || s > Error {
+		return nil, fmt.Errorf("invalid severity %d", int(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText reads a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Finding is one problem found in one pod spec. It is data: rendering to
+// text for kubectl, denials and the CLI happens at the edges.
+type Finding struct {
+	Check    ID
+	Severity Severity
+	// Field is the full field path of the offending value in the object
+	// under review, e.g. spec.template.spec.containers[0].livenessProbe.
+	Field string
+	// Container and Image name the container concerned, when there is one.
+	Container string
+	Image     string
+	// Message says what is wrong and what will happen, in one line.
+	Message string
+	// Fix says what to change, in one line.
+	Fix string
+}

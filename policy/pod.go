@@ -1,0 +1,97 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Pod is one pod spec under review and what is known about it.
+type Pod struct {
+	// Spec is the pod spec. Checks never modify it.
+	Spec *corev1.PodSpec
+	// Path is the field path of Spec within the reviewed object: "spec" for
+	// a Pod, "spec.template.spec" for most workloads and
+	// "spec.jobTemplate.spec.template.spec" for a CronJob.
+	Path string
+	// ExpectedStartupSeconds is the start time declared with the
+	// nobackoff.io/expected-startup-seconds annotation; 0 when absent, in
+	// which case checks fall back to the runtime defaults.
+	ExpectedStartupSeconds int
+}
+
+// Check is one entry of the catalog.
+type Check interface {
+	// ID is the check's stable identifier.
+	ID() ID
+	// Check returns the findings for one pod spec. An error means the check
+	// could not be evaluated; it never means the pod is bad.
+	Check(ctx context.Context, pod *Pod) ([]Finding, error)
+}
+
+// ContainerKind tells where in the pod spec a container is declared.
+type ContainerKind int
+
+const (
+	// Regular containers are listed under containers.
+	Regular ContainerKind = iota
+	// Init containers are listed under initContainers; some of them are
+	// sidecars (restartPolicy: Always).
+	Init
+	// Ephemeral containers are listed under ephemeralContainers.
+	Ephemeral
+)
+
+// ContainerRef is a container together with its place in the object.
+type ContainerRef struct {
+	*corev1.Container
+	Kind ContainerKind
+	// Path is the container's field path, e.g. spec.template.spec.containers[1].
+	Path string
+}
+
+// Sidecar reports whether the container is an init container that keeps
+// running beside the regular ones; those may have probes.
+func (c ContainerRef) Sidecar() bool {
+	return c.Kind == Init && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+// Probed reports whether the container can carry liveness, readiness and
+// startup probes: regular containers and sidecars.
+func (c ContainerRef) Probed() bool { return c.Kind == Regular || c.Sidecar() }
+
+// Field joins a sub-path onto the container's path.
+func (c ContainerRef) Field(sub string) string {
+	if sub == "" {
+		return c.Path
+	}
+	return c.Path + "." + sub
+}
+
+// Finding starts a finding about this container.
+func (c ContainerRef) Finding(id ID, sev Severity, field, msg, fix string) Finding {
+	return Finding{
+		Check: id, Severity: sev, Field: c.Field(field),
+		Container: c.Name, Image: c.Image, Message: msg, Fix: fix,
+	}
+}
+
+// Containers lists every container of the pod, init containers first, in
+// declaration order.
+func (p *Pod) Containers() []ContainerRef {
+	s := p.Spec
+	out := make([]ContainerRef, 0, len(s.InitContainers)+len(s.Containers)+len(s.EphemeralContainers))
+	for i := range s.InitContainers {
+		out = append(out, ContainerRef{Container: &s.InitContainers[i], Kind: Init, Path: fmt.Sprintf("%s.initContainers[%d]", p.Path, i)})
+	}
+	for i := range s.Containers {
+		out = append(out, ContainerRef{Container: &s.Containers[i], Kind: Regular, Path: fmt.Sprintf("%s.containers[%d]", p.Path, i)})
+	}
+	for i := range s.EphemeralContainers {
+		// EphemeralContainerCommon has exactly Container's fields.
+		c := corev1.Container(s.EphemeralContainers[i].EphemeralContainerCommon)
+		out = append(out, ContainerRef{Container: &c, Kind: Ephemeral, Path: fmt.Sprintf("%s.ephemeralContainers[%d]", p.Path, i)})
+	}
+	return out
+}

@@ -1,0 +1,288 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Probe defaults applied by the API server when a field is zero.
+const (
+	defaultPeriodSeconds    = 10
+	defaultTimeoutSeconds   = 1
+	defaultFailureThreshold = 3
+	defaultSuccessThreshold = 1
+)
+
+// probeTiming is a probe's timing with the API server's defaults applied, so
+// that manifests read from files compare like the objects in a cluster.
+type probeTiming struct {
+	InitialDelay, Period, Timeout, Success, Failure int32
+}
+
+func timingOf(p *corev1.Probe) probeTiming {
+	t := probeTiming{p.InitialDelaySeconds, p.PeriodSeconds, p.TimeoutSeconds, p.SuccessThreshold, p.FailureThreshold}
+	if t.Period <= 0 {
+		t.Period = defaultPeriodSeconds
+	}
+	if t.Timeout <= 0 {
+		t.Timeout = defaultTimeoutSeconds
+	}
+	if t.Success <= 0 {
+		t.Success = defaultSuccessThreshold
+	}
+	if t.Failure <= 0 {
+		t.Failure = defaultFailureThreshold
+	}
+	return t
+}
+
+// budget is how long after start a container that never answers survives
+// the probe: the last of failureThreshold failures lands by then.
+func (t probeTiming) budget() int32 { return t.InitialDelay + t.Period*t.Failure }
+
+// namedProbe is one of a container's probes with its field name.
+type namedProbe struct {
+	field string // livenessProbe, readinessProbe or startupProbe
+	kind  string // liveness, readiness or startup
+	probe *corev1.Probe
+}
+
+func probesOf(c ContainerRef) []namedProbe {
+	var out []namedProbe
+	for _, p := range []namedProbe{
+		{"livenessProbe", "liveness", c.LivenessProbe},
+		{"readinessProbe", "readiness", c.ReadinessProbe},
+		{"startupProbe", "startup", c.StartupProbe},
+	} {
+		if p.probe != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// probePort is the port a network probe targets, with its sub-path.
+type probePort struct {
+	field string // e.g. httpGet.port
+	port  intstr.IntOrString
+	// remote is set when the probe names another host: its ports are not
+	// the container's business.
+	remote bool
+}
+
+func portOf(p *corev1.Probe) (probePort, bool) {
+	switch {
+	case p.HTTPGet != nil:
+		return probePort{"httpGet.port", p.HTTPGet.Port, p.HTTPGet.Host != ""}, true
+	case p.TCPSocket != nil:
+		return probePort{"tcpSocket.port", p.TCPSocket.Port, p.TCPSocket.Host != ""}, true
+	case p.GRPC != nil:
+		return probePort{"grpc.port", intstr.FromInt32(p.GRPC.Port), false}, true
+	}
+	return probePort{}, false
+}
+
+// resolvePort follows the kubelet: a name is looked up in the container's
+// own ports; a name that is not found but reads as a number is used as one.
+func resolvePort(c ContainerRef, p intstr.IntOrString) (port int32, named, found bool) {
+	if p.Type == intstr.Int {
+		return p.IntVal, false, true
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return cp.ContainerPort, true, true
+		}
+	}
+	if n, err := strconv.ParseInt(p.StrVal, 10, 32); err == nil {
+		return int32(n), false, true
+	}
+	return 0, true, false
+}
+
+type livenessTooAggressive struct{ startup StartupDefaults }
+
+func (livenessTooAggressive) ID() ID { return ProbeLivenessTooAggressive }
+
+func (l livenessTooAggressive) Check(_ context.Context, p *Pod) ([]Finding, error) {
+	var out []Finding
+	for _, c := range p.Containers() {
+		if !c.Probed() || c.LivenessProbe == nil {
+			continue
+		}
+		// A startupProbe holds liveness off until it succeeds, so it is the
+		// startup probe that must outlast the start.
+		guard, field, what := c.LivenessProbe, "livenessProbe", "liveness probe"
+		if c.StartupProbe != nil {
+			guard, field, what = c.StartupProbe, "startupProbe", "startup probe"
+		}
+		t := timingOf(guard)
+		expected, why := l.startup.Expect(c, p.ExpectedStartupSeconds)
+		if int(t.budget()) >= expected {
+			continue
+		}
+		period := t.Period
+		if period > 10 {
+			period = 10
+		}
+		failures := (2*int32(expected) + period - 1) / period
+		msg := fmt.Sprintf("%s restarts it if not answering %ds after start (%d + %ds x %d) but %s needs ~%ds: restart loop",
+			what, t.budget(), t.InitialDelay, t.Period, t.Failure, why, expected)
+		fix := fmt.Sprintf("add a startupProbe with the same handler, periodSeconds: %d, failureThreshold: %d (allows %ds), or set %s",
+			period, failures, period*failures, ExpectedStartupAnnotation)
+		if c.StartupProbe != nil {
+			fix = fmt.Sprintf("raise startupProbe.failureThreshold to %d with periodSeconds: %d (allows %ds), or set %s",
+				failures, period, period*failures, ExpectedStartupAnnotation)
+		}
+		out = append(out, c.Finding(ProbeLivenessTooAggressive, Warning, field, msg, fix))
+	}
+	return out, nil
+}
+
+type livenessEqualsReadiness struct{}
+
+func (livenessEqualsReadiness) ID() ID { return ProbeLivenessEqualsReadines }
+
+func (livenessEqualsReadiness) Check(_ context.Context, p *Pod) ([]Finding, error) {
+	var out []Finding
+	for _, c := range p.Containers() {
+		l, r := c.LivenessProbe, c.ReadinessProbe
+		if !c.Probed() || l == nil || r == nil {
+			continue
+		}
+		if timingOf(l) != timingOf(r) || !equality.Semantic.DeepEqual(l.ProbeHandler, r.ProbeHandler) {
+			continue
+		}
+		out = append(out, c.Finding(ProbeLivenessEqualsReadines, Warning, "livenessProbe",
+			"liveness and readiness probes are identical: a busy container is restarted at the moment it is taken out of service",
+			"give liveness a cheaper check or a higher failureThreshold than readiness, so overload removes the pod from service before it restarts"))
+	}
+	return out, nil
+}
+
+type portNotFound struct{}
+
+func (portNotFound) ID() ID { return ProbePortNotFound }
+
+func (portNotFound) Check(_ context.Context, p *Pod) ([]Finding, error) {
+	var out []Finding
+	for _, c := range p.Containers() {
+		if !c.Probed() {
+			continue
+		}
+		for _, np := range probesOf(c) {
+			pp, ok := portOf(np.probe)
+			if !ok || pp.remote {
+				continue
+			}
+			if _, named, found := resolvePort(c, pp.port); found || !named {
+				continue
+			}
+			sev, effect := Error, "the pod never becomes Ready"
+			switch np.kind {
+			case "liveness":
+				sev, effect = Warning, "the probe errors and the kubelet never restarts on it: liveness is silently off"
+			case "startup":
+				effect = "the container never counts as started and never becomes Ready"
+			}
+			out = append(out, c.Finding(ProbePortNotFound, sev, np.field+"."+pp.field,
+				fmt.Sprintf("%s probe uses port %q, which the container does not declare: %s", np.kind, pp.port.StrVal, effect),
+				portNameFix(c, pp.port.StrVal)))
+		}
+	}
+	return out, nil
+}
+
+func portNameFix(c ContainerRef, name string) string {
+	var names []string
+	for _, cp := range c.Ports {
+		if cp.Name != "" {
+			names = append(names, strconv.Quote(cp.Name))
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("declare it under ports (name: %s, containerPort: N) or probe the port number", name)
+	}
+	sort.Strings(names)
+	return fmt.Sprintf("use a declared port name (%s) or declare %q under ports", strings.Join(names, ", "), name)
+}
+
+type portNotDeclared struct{}
+
+func (portNotDeclared) ID() ID { return ProbePortNotDeclared }
+
+func (portNotDeclared) Check(_ context.Context, p *Pod) ([]Finding, error) {
+	// Probes reach the pod's IP, so a port declared by any container of the
+	// pod (an auth proxy, say) is a deliberate target.
+	podPorts := map[int32]bool{}
+	for _, c := range p.Containers() {
+		for _, cp := range c.Ports {
+			podPorts[cp.ContainerPort] = true
+		}
+	}
+	var out []Finding
+	for _, c := range p.Containers() {
+		if !c.Probed() {
+			continue
+		}
+		for _, np := range probesOf(c) {
+			pp, ok := portOf(np.probe)
+			if !ok || pp.remote {
+				continue
+			}
+			port, named, found := resolvePort(c, pp.port)
+			if named || !found || podPorts[port] {
+				continue
+			}
+			if len(c.Ports) == 0 {
+				out = append(out, c.Finding(ProbePortNotDeclared, Info, np.field+"."+pp.field,
+					fmt.Sprintf("%s probe targets port %d and the container declares no ports", np.kind, port),
+					fmt.Sprintf("declare containerPort: %d so the probe's target is documented and can be named", port)))
+				continue
+			}
+			var declared []string
+			for _, cp := range c.Ports {
+				declared = append(declared, strconv.Itoa(int(cp.ContainerPort)))
+			}
+			effect := "if nothing listens there the container restarts forever"
+			if np.kind != "liveness" {
+				effect = "if nothing listens there the pod never becomes Ready"
+			}
+			out = append(out, c.Finding(ProbePortNotDeclared, Warning, np.field+"."+pp.field,
+				fmt.Sprintf("%s probe targets port %d, which the container does not declare (it declares %s): %s",
+					np.kind, port, strings.Join(declared, ", "), effect),
+				fmt.Sprintf("probe a declared port, or declare containerPort: %d if the app listens there", port)))
+		}
+	}
+	return out, nil
+}
+
+type timeoutExceedsPeriod struct{}
+
+func (timeoutExceedsPeriod) ID() ID { return ProbeTimeoutExceedsPeriod }
+
+func (timeoutExceedsPeriod) Check(_ context.Context, p *Pod) ([]Finding, error) {
+	var out []Finding
+	for _, c := range p.Containers() {
+		if !c.Probed() {
+			continue
+		}
+		for _, np := range probesOf(c) {
+			t := timingOf(np.probe)
+			if t.Timeout < t.Period {
+				continue
+			}
+			out = append(out, c.Finding(ProbeTimeoutExceedsPeriod, Info, np.field+".timeoutSeconds",
+				fmt.Sprintf("%s probe timeoutSeconds %d is not below periodSeconds %d: a slow probe runs less often than configured",
+					np.kind, t.Timeout, t.Period),
+				fmt.Sprintf("set timeoutSeconds below periodSeconds, e.g. timeoutSeconds: %d", max(1, t.Period/2))))
+		}
+	}
+	return out, nil
+}

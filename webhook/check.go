@@ -1,0 +1,136 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/nobackoff/nobackoff/policy"
+)
+
+// ObjectReport is the review of one workload read from a file.
+type ObjectReport struct {
+	Source    string
+	Kind      string
+	Namespace string
+	Name      string
+	Result    Result
+}
+
+// Report is the outcome of `nobackoff check`.
+type Report struct {
+	// Objects holds every workload reviewed, in input order.
+	Objects []ObjectReport
+	// Read counts every object read, workloads or not.
+	Read int
+}
+
+// Count returns how many findings of the given severity the report holds.
+func (r *Report) Count(s policy.Severity) int {
+	n := 0
+	for i := range r.Objects {
+		n += r.Objects[i].Result.Count(s)
+	}
+	return n
+}
+
+// CheckDocuments reviews the workloads among the documents. Objects of other
+// kinds are read without complaint. Errors locate input nobackoff cannot
+// use: undecodable workloads, unreadable nobackoff annotations, workload
+// kinds at an API version no longer served.
+func CheckDocuments(ctx context.Context, e *Engine, docs []Document) (*Report, []error) {
+	rep := &Report{Read: len(docs)}
+	var errs []error
+	for i := range docs {
+		d := &docs[i]
+		if !IsWorkloadKind(d.GVK) {
+			if v, ok := workloadKinds[d.GVK.GroupKind()]; ok {
+				errs = append(errs, &ManifestError{Where: d.Where(), Err: fmt.Errorf(
+					"apiVersion: %s %s is not served by current Kubernetes; use %s",
+					d.GVK.GroupVersion(), d.GVK.Kind, d.GVK.GroupKind().WithVersion(v).GroupVersion())})
+			}
+			continue
+		}
+		w, err := DecodeWorkload(d.GVK, d.JSON, true)
+		if err != nil {
+			errs = append(errs, &ManifestError{Where: d.Where(), Err: err})
+			continue
+		}
+		res := e.Review(ctx, w)
+		for _, ie := range res.Invalid {
+			errs = append(errs, &ManifestError{Where: d.Where(), Err: ie})
+		}
+		for _, cf := range res.Failures {
+			errs = append(errs, &ManifestError{Where: d.Where(), Err: fmt.Errorf("check %s could not be evaluated: %w", cf.Check, cf.Err)})
+		}
+		rep.Objects = append(rep.Objects, ObjectReport{Source: d.Source, Kind: w.Kind, Namespace: d.Namespace, Name: w.Name, Result: res})
+	}
+	return rep, errs
+}
+
+// jsonFinding is one entry of the JSON report. Its field names are a
+// contract: later versions add fields but never rename or drop one.
+type jsonFinding struct {
+	Check     policy.ID       `json:"check"`
+	Severity  policy.Severity `json:"severity"`
+	Kind      string          `json:"kind"`
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Container string          `json:"container"`
+	Image     string          `json:"image"`
+	Field     string          `json:"field"`
+	Message   string          `json:"message"`
+	Fix       string          `json:"fix"`
+	File      string          `json:"file"`
+}
+
+type jsonReport struct {
+	Findings []jsonFinding `json:"findings"`
+}
+
+// WriteJSON writes the report in the JSON contract of `nobackoff check -o json`.
+func (r *Report) WriteJSON(w io.Writer) error {
+	out := jsonReport{Findings: []jsonFinding{}}
+	for _, o := range r.Objects {
+		for _, f := range o.Result.Findings {
+			out.Findings = append(out.Findings, jsonFinding{
+				Check: f.Check, Severity: f.Severity, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name,
+				Container: f.Container, Image: f.Image, Field: f.Field, Message: f.Message, Fix: f.Fix, File: o.Source,
+			})
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// WriteText writes the report for people, grouped by object.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	withFindings := 0
+	for _, o := range r.Objects {
+		if len(o.Result.Findings) == 0 {
+			continue
+		}
+		withFindings++
+		ref := o.Kind + " " + o.Name
+		if o.Namespace != "" {
+			ref = o.Kind + " " + o.Namespace + "/" + o.Name
+		}
+		fmt.Fprintf(&b, "%s (%s)\n", ref, o.Source)
+		for _, f := range o.Result.Findings {
+			fmt.Fprintf(&b, "  %-7s %s\n", f.Severity, findingLine(f))
+			fmt.Fprintf(&b, "          at %s\n", f.Field)
+			if f.Fix != "" {
+				fmt.Fprintf(&b, "          fix: %s\n", f.Fix)
+			}
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "%d objects read, %d workloads checked, %d with findings: %d errors, %d warnings, %d info\n",
+		r.Read, len(r.Objects), withFindings, r.Count(policy.Error), r.Count(policy.Warning), r.Count(policy.Info))
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,124 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nobackoff/nobackoff/policy"
+)
+
+// Engine runs the check catalog over workloads. It is safe for concurrent
+// use.
+type Engine struct {
+	catalog *policy.Catalog
+	known   map[policy.ID]bool
+}
+
+// NewEngine returns an engine over the given catalog.
+func NewEngine(c *policy.Catalog) *Engine {
+	return &Engine{catalog: c, known: c.Known()}
+}
+
+// InputError is a nobackoff annotation on the object that cannot be read.
+type InputError struct {
+	// Field is the annotation's field path, e.g.
+	// spec.template.metadata.annotations[nobackoff.io/skip].
+	Field string
+	Err   error
+}
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// CheckFailure is a check that could not be evaluated.
+type CheckFailure struct {
+	Check policy.ID
+	Err   error
+}
+
+// Result is the outcome of reviewing one workload.
+type Result struct {
+	// Findings are the findings that count, errors first.
+	Findings []policy.Finding
+	// Exempted are findings suppressed by the skip annotation.
+	Exempted []policy.Finding
+	// Invalid lists unreadable nobackoff annotations.
+	Invalid []*InputError
+	// Failures lists checks that could not be evaluated.
+	Failures []CheckFailure
+}
+
+// Count returns how many findings have the given severity.
+func (r *Result) Count(s policy.Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Review runs every check over the workload's pod spec.
+func (e *Engine) Review(ctx context.Context, w *Workload) Result {
+	var res Result
+	pod, ok := w.Pod()
+	if !ok {
+		return res
+	}
+	skip, startup := e.annotations(w, &res)
+	pod.ExpectedStartupSeconds = startup
+	for _, c := range e.catalog.Checks() {
+		fs, err := c.Check(ctx, pod)
+		if err != nil {
+			res.Failures = append(res.Failures, CheckFailure{Check: c.ID(), Err: err})
+			continue
+		}
+		for _, f := range fs {
+			f = e.catalog.Overridden(f)
+			if skip.Has(f.Check) {
+				res.Exempted = append(res.Exempted, f)
+			} else {
+				res.Findings = append(res.Findings, f)
+			}
+		}
+	}
+	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].Severity > res.Findings[j].Severity })
+	return res
+}
+
+// annotations reads the skip and expected-startup annotations of the object
+// and its pod template. Skips add up; the template's start time, being
+// closer to the pods, wins over the object's.
+func (e *Engine) annotations(w *Workload, res *Result) (policy.Skip, int) {
+	var skip policy.Skip
+	startup := 0
+	type source struct {
+		path  string
+		annos map[string]string
+	}
+	sources := []source{{"metadata", w.Meta.Annotations}}
+	if w.Template != nil {
+		sources = append(sources, source{strings.TrimSuffix(w.SpecPath, ".spec") + ".metadata", w.Template.Annotations})
+	}
+	for _, s := range sources {
+		field := func(key string) string { return fmt.Sprintf("%s.annotations[%s]", s.path, key) }
+		if v, ok := s.annos[policy.SkipAnnotation]; ok {
+			sk, err := policy.ParseSkip(v, e.known)
+			if err != nil {
+				res.Invalid = append(res.Invalid, &InputError{Field: field(policy.SkipAnnotation), Err: err})
+			}
+			skip = skip.Merge(sk)
+		}
+		if v, ok := s.annos[policy.ExpectedStartupAnnotation]; ok {
+			n, err := policy.ParseExpectedStartup(v)
+			if err != nil {
+				res.Invalid = append(res.Invalid, &InputError{Field: field(policy.ExpectedStartupAnnotation), Err: err})
+				continue
+			}
+			startup = n
+		}
+	}
+	return skip, startup
+}

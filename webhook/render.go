@@ -1,0 +1,135 @@
+package webhook
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nobackoff/nobackoff/policy"
+)
+
+// Limits of what kubectl shows: the API server truncates each warning and
+// drops warnings past a total, so nobackoff keeps within both itself and
+// says what it left out.
+const (
+	maxWarningLen    = 256
+	maxWarningsTotal = 4096
+	// Room kept for the closing "and N more" warning.
+	overflowReserve = 120
+	// maxDenialLen bounds the denial message kubectl prints.
+	maxDenialLen = 8192
+)
+
+// findingLine renders a finding as one line:
+// [check] container "app": message
+func findingLine(f policy.Finding) string {
+	var b strings.Builder
+	b.WriteString("[")
+	b.WriteString(string(f.Check))
+	b.WriteString("] ")
+	if f.Container != "" {
+		fmt.Fprintf(&b, "container %q: ", f.Container)
+	}
+	b.WriteString(f.Message)
+	return oneLine(b.String())
+}
+
+// warningLine is a finding as a kubectl warning: the fix is added when the
+// line stays within the per-warning limit.
+func warningLine(f policy.Finding) string {
+	line := findingLine(f)
+	if f.Fix != "" {
+		if withFix := line + "; fix: " + oneLine(f.Fix); len(withFix) <= maxWarningLen {
+			return withFix
+		}
+	}
+	return truncate(line, maxWarningLen)
+}
+
+// Warnings renders what kubectl should print. includeErrors is false when
+// error-level findings go into a denial instead. Info findings are never
+// sent to kubectl.
+func Warnings(res *Result, includeErrors bool) []string {
+	var lines []string
+	for _, f := range res.Findings {
+		if f.Severity == policy.Info || (f.Severity == policy.Error && !includeErrors) {
+			continue
+		}
+		lines = append(lines, warningLine(f))
+	}
+	for _, e := range res.Invalid {
+		lines = append(lines, truncate(oneLine("[nobackoff] "+e.Error()), maxWarningLen))
+	}
+	for _, cf := range res.Failures {
+		lines = append(lines, truncate(oneLine(fmt.Sprintf("[%s] could not be evaluated: %v", cf.Check, cf.Err)), maxWarningLen))
+	}
+	return capWarnings(lines)
+}
+
+// capWarnings keeps the warnings within the API server's total, replacing
+// the ones that do not fit with a count.
+func capWarnings(lines []string) []string {
+	total := 0
+	for i, l := range lines {
+		if total+len(l) > maxWarningsTotal-overflowReserve && i < len(lines)-1 || total+len(l) > maxWarningsTotal {
+			kept := lines[:i:i]
+			return append(kept, fmt.Sprintf("[nobackoff] %d more findings not shown: run `nobackoff check` on the manifest for the full list", len(lines)-i))
+		}
+		total += len(l)
+	}
+	return lines
+}
+
+// DenialMessage lists every error-level finding with its field path and
+// fix, for enforce mode.
+func DenialMessage(w *Workload, res *Result) string {
+	n := res.Count(policy.Error)
+	var b strings.Builder
+	noun := "problem"
+	if n != 1 {
+		noun = "problems"
+	}
+	fmt.Fprintf(&b, "nobackoff: %s has %d %s that will stop its pods from coming up (enforce mode):", w.Ref(), n, noun)
+	for _, f := range res.Findings {
+		if f.Severity != policy.Error {
+			continue
+		}
+		line := fmt.Sprintf("\n- %s at %s", findingLine(f), f.Field)
+		if f.Fix != "" {
+			line += "; fix: " + oneLine(f.Fix)
+		}
+		if b.Len()+len(line) > maxDenialLen {
+			b.WriteString("\n- ... (run `nobackoff check` for the rest)")
+			break
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
+// oneLine makes text safe for a single header line: control characters
+// become spaces.
+func oneLine(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// truncate shortens s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}

@@ -1,0 +1,156 @@
+package webhook
+
+import (
+	"encoding/json"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kjson "sigs.k8s.io/json"
+
+	"github.com/nobackoff/nobackoff/policy"
+)
+
+// Workload is an object that carries a pod spec, reduced to what the checks
+// and the verdict need.
+type Workload struct {
+	Kind      string
+	Namespace string
+	Name      string
+	// Meta is the object's metadata; Template the pod template's (nil for
+	// a Pod).
+	Meta     *metav1.ObjectMeta
+	Template *metav1.ObjectMeta
+	// Spec is the pod spec and SpecPath its field path in the object.
+	Spec     *corev1.PodSpec
+	SpecPath string
+}
+
+// ControllerOwned reports whether the object is a Pod created by a
+// controller, whose template was checked when the workload was applied.
+func (w *Workload) ControllerOwned() bool {
+	return w.Kind == "Pod" && metav1.GetControllerOfNoCopy(w.Meta) != nil
+}
+
+// Ref names the object for messages: Deployment shop/web.
+func (w *Workload) Ref() string {
+	if w.Namespace == "" {
+		return w.Kind + " " + w.Name
+	}
+	return w.Kind + " " + w.Namespace + "/" + w.Name
+}
+
+// workloadKinds are the kinds whose pod specs nobackoff checks, by group and
+// kind, with the version served for each.
+var workloadKinds = map[schema.GroupKind]string{
+	{Group: "", Kind: "Pod"}:                   "v1",
+	{Group: "", Kind: "ReplicationController"}: "v1",
+	{Group: "apps", Kind: "Deployment"}:        "v1",
+	{Group: "apps", Kind: "StatefulSet"}:       "v1",
+	{Group: "apps", Kind: "DaemonSet"}:         "v1",
+	{Group: "apps", Kind: "ReplicaSet"}:        "v1",
+	{Group: "batch", Kind: "Job"}:              "v1",
+	{Group: "batch", Kind: "CronJob"}:          "v1",
+}
+
+// IsWorkloadKind reports whether objects of this group, version and kind
+// carry a pod spec nobackoff checks.
+func IsWorkloadKind(gvk schema.GroupVersionKind) bool {
+	v, ok := workloadKinds[gvk.GroupKind()]
+	return ok && v == gvk.Version
+}
+
+// DecodeWorkload decodes the JSON of an object of a workload kind. With
+// strict set, unknown and duplicate fields are errors, as they are for
+// kubectl's default server-side validation.
+func DecodeWorkload(gvk schema.GroupVersionKind, data []byte, strict bool) (*Workload, error) {
+	if !IsWorkloadKind(gvk) {
+		return nil, fmt.Errorf("%s is not a workload kind", gvk)
+	}
+	var obj any
+	switch gvk.Kind {
+	case "Pod":
+		obj = &corev1.Pod{}
+	case "ReplicationController":
+		obj = &corev1.ReplicationController{}
+	case "Deployment":
+		obj = &appsv1.Deployment{}
+	case "StatefulSet":
+		obj = &appsv1.StatefulSet{}
+	case "DaemonSet":
+		obj = &appsv1.DaemonSet{}
+	case "ReplicaSet":
+		obj = &appsv1.ReplicaSet{}
+	case "Job":
+		obj = &batchv1.Job{}
+	case "CronJob":
+		obj = &batchv1.CronJob{}
+	}
+	if err := decodeJSON(data, obj, strict); err != nil {
+		return nil, err
+	}
+	w := workloadOf(obj)
+	if w == nil {
+		return nil, fmt.Errorf("%s is not a workload kind", gvk)
+	}
+	w.Kind, w.Namespace, w.Name = gvk.Kind, w.Meta.Namespace, w.Meta.Name
+	if w.Name == "" && w.Meta.GenerateName != "" {
+		w.Name = w.Meta.GenerateName + "*"
+	}
+	return w, nil
+}
+
+func workloadOf(obj any) *Workload {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return &Workload{Meta: &o.ObjectMeta, Spec: &o.Spec, SpecPath: "spec"}
+	case *corev1.ReplicationController:
+		if o.Spec.Template == nil {
+			return &Workload{Meta: &o.ObjectMeta}
+		}
+		return templated(&o.ObjectMeta, o.Spec.Template, "spec.template")
+	case *appsv1.Deployment:
+		return templated(&o.ObjectMeta, &o.Spec.Template, "spec.template")
+	case *appsv1.StatefulSet:
+		return templated(&o.ObjectMeta, &o.Spec.Template, "spec.template")
+	case *appsv1.DaemonSet:
+		return templated(&o.ObjectMeta, &o.Spec.Template, "spec.template")
+	case *appsv1.ReplicaSet:
+		return templated(&o.ObjectMeta, &o.Spec.Template, "spec.template")
+	case *batchv1.Job:
+		return templated(&o.ObjectMeta, &o.Spec.Template, "spec.template")
+	case *batchv1.CronJob:
+		return templated(&o.ObjectMeta, &o.Spec.JobTemplate.Spec.Template, "spec.jobTemplate.spec.template")
+	}
+	return nil
+}
+
+func templated(meta *metav1.ObjectMeta, t *corev1.PodTemplateSpec, path string) *Workload {
+	return &Workload{Meta: meta, Template: &t.ObjectMeta, Spec: &t.Spec, SpecPath: path + ".spec"}
+}
+
+func decodeJSON(data []byte, into any, strict bool) error {
+	if !strict {
+		return json.Unmarshal(data, into)
+	}
+	strictErrs, err := kjson.UnmarshalStrict(data, into)
+	if err != nil {
+		return err
+	}
+	if len(strictErrs) > 0 {
+		return strictErrs[0]
+	}
+	return nil
+}
+
+// Pod returns the policy view of the workload's pod spec. Spec may be nil
+// for a ReplicationController without a template: then ok is false.
+func (w *Workload) Pod() (*policy.Pod, bool) {
+	if w.Spec == nil {
+		return nil, false
+	}
+	return &policy.Pod{Spec: w.Spec, Path: w.SpecPath}, true
+}
