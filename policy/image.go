@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 )
 
 // ImageRef is an image reference parsed the way the kubelet parses it
@@ -50,7 +51,7 @@ func (invalidReference) Check(_ context.Context, p *Pod) ([]Finding, error) {
 	for _, c := range p.Containers() {
 		if _, err := ParseImage(c.Image); err != nil {
 			out = append(out, c.Finding(ImageInvalidReference, Error, "image",
-				fmt.Sprintf("image %q is not a valid reference (%v): the kubelet reports InvalidImageName", c.Image, err),
+				fmt.Sprintf("image %q: %s; the kubelet reports InvalidImageName", c.Image, strings.TrimPrefix(err.Error(), "invalid reference format: ")),
 				invalidReferenceFix(c.Image)))
 		}
 	}
@@ -68,8 +69,12 @@ func invalidReferenceFix(image string) string {
 		if _, err := reference.ParseNormalizedNamed(lowerRepository(image)); err == nil {
 			return fmt.Sprintf("repository names are lowercase: use %q", lowerRepository(image))
 		}
+	case strings.Contains(image, "@"):
+		if _, err := digest.Parse(image[strings.LastIndex(image, "@")+1:]); err != nil {
+			return "a digest is sha256: followed by 64 hex characters (" + err.Error() + ")"
+		}
 	}
-	return "write the image as [registry[:port]/]repository[:tag][@sha256:digest] with a lowercase repository"
+	return "write it as [registry[:port]/]repository[:tag][@sha256:digest], repository in lowercase"
 }
 
 // lowerRepository lowercases the repository part of a reference, leaving the
@@ -96,12 +101,12 @@ func (mutableTag) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		if err != nil || r.Digest != "" || (r.Tag != "" && r.Tag != "latest") {
 			continue
 		}
-		what := "has no tag, so it means :latest"
+		what := "has no tag (means :latest)"
 		if r.Tag == "latest" {
-			what = "uses the :latest tag"
+			what = "uses :latest"
 		}
 		out = append(out, c.Finding(ImageMutableTag, Info, "image",
-			fmt.Sprintf("image %s %s: every pull may bring a different image and imagePullPolicy defaults to Always", c.Image, what),
+			fmt.Sprintf("image %s %s: each pull may get a different image, and it is pulled on every start", c.Image, what),
 			"pin a version tag or a digest (image@sha256:...)"))
 	}
 	return out, nil

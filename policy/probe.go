@@ -132,13 +132,12 @@ func (l livenessTooAggressive) Check(_ context.Context, p *Pod) ([]Finding, erro
 			period = 10
 		}
 		failures := (2*int32(expected) + period - 1) / period
-		msg := fmt.Sprintf("%s restarts it if not answering %ds after start (%d + %ds x %d) but %s needs ~%ds: restart loop",
+		msg := fmt.Sprintf("%s kills it if not up within %ds (%d + %ds x %d); %s ~%ds to start: restart loop",
 			what, t.budget(), t.InitialDelay, t.Period, t.Failure, why, expected)
-		fix := fmt.Sprintf("add a startupProbe with the same handler, periodSeconds: %d, failureThreshold: %d (allows %ds), or set %s",
-			period, failures, period*failures, ExpectedStartupAnnotation)
+		fix := fmt.Sprintf("add a startupProbe with the liveness handler, periodSeconds: %d, failureThreshold: %d (%ds)",
+			period, failures, period*failures)
 		if c.StartupProbe != nil {
-			fix = fmt.Sprintf("raise startupProbe.failureThreshold to %d with periodSeconds: %d (allows %ds), or set %s",
-				failures, period, period*failures, ExpectedStartupAnnotation)
+			fix = fmt.Sprintf("give the startupProbe periodSeconds: %d, failureThreshold: %d (%ds)", period, failures, period*failures)
 		}
 		out = append(out, c.Finding(ProbeLivenessTooAggressive, Warning, field, msg, fix))
 	}
@@ -160,8 +159,8 @@ func (livenessEqualsReadiness) Check(_ context.Context, p *Pod) ([]Finding, erro
 			continue
 		}
 		out = append(out, c.Finding(ProbeLivenessEqualsReadines, Warning, "livenessProbe",
-			"liveness and readiness probes are identical: a busy container is restarted at the moment it is taken out of service",
-			"give liveness a cheaper check or a higher failureThreshold than readiness, so overload removes the pod from service before it restarts"))
+			"liveness and readiness probes are identical: a busy pod is restarted just as it leaves the Service",
+			"give liveness a higher failureThreshold or a cheaper endpoint than readiness"))
 	}
 	return out, nil
 }
@@ -184,15 +183,15 @@ func (portNotFound) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			if _, named, found := resolvePort(c, pp.port); found || !named {
 				continue
 			}
-			sev, effect := Error, "the pod never becomes Ready"
+			sev, effect := Error, "the pod is never Ready"
 			switch np.kind {
 			case "liveness":
-				sev, effect = Warning, "the probe errors and the kubelet never restarts on it: liveness is silently off"
+				sev, effect = Warning, "the probe errors, so liveness is silently off"
 			case "startup":
-				effect = "the container never counts as started and never becomes Ready"
+				effect = "never started, never Ready"
 			}
 			out = append(out, c.Finding(ProbePortNotFound, sev, np.field+"."+pp.field,
-				fmt.Sprintf("%s probe uses port %q, which the container does not declare: %s", np.kind, pp.port.StrVal, effect),
+				fmt.Sprintf("%s probe port %q is not declared by the container: %s", np.kind, pp.port.StrVal, effect),
 				portNameFix(c, pp.port.StrVal)))
 		}
 	}
@@ -207,10 +206,10 @@ func portNameFix(c ContainerRef, name string) string {
 		}
 	}
 	if len(names) == 0 {
-		return fmt.Sprintf("declare it under ports (name: %s, containerPort: N) or probe the port number", name)
+		return fmt.Sprintf("declare it (ports: name: %s) or probe the port number", name)
 	}
 	sort.Strings(names)
-	return fmt.Sprintf("use a declared port name (%s) or declare %q under ports", strings.Join(names, ", "), name)
+	return fmt.Sprintf("use a declared port (%s) or declare %q", strings.Join(names, ", "), name)
 }
 
 type portNotDeclared struct{}
@@ -242,22 +241,22 @@ func (portNotDeclared) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			}
 			if len(c.Ports) == 0 {
 				out = append(out, c.Finding(ProbePortNotDeclared, Info, np.field+"."+pp.field,
-					fmt.Sprintf("%s probe targets port %d and the container declares no ports", np.kind, port),
-					fmt.Sprintf("declare containerPort: %d so the probe's target is documented and can be named", port)))
+					fmt.Sprintf("%s probe port %d: the container declares no ports", np.kind, port),
+					fmt.Sprintf("declare containerPort: %d so the probe's target is explicit", port)))
 				continue
 			}
 			var declared []string
 			for _, cp := range c.Ports {
 				declared = append(declared, strconv.Itoa(int(cp.ContainerPort)))
 			}
-			effect := "if nothing listens there the container restarts forever"
+			effect := "restart loop if nothing listens there"
 			if np.kind != "liveness" {
-				effect = "if nothing listens there the pod never becomes Ready"
+				effect = "never Ready if nothing listens there"
 			}
 			out = append(out, c.Finding(ProbePortNotDeclared, Warning, np.field+"."+pp.field,
-				fmt.Sprintf("%s probe targets port %d, which the container does not declare (it declares %s): %s",
+				fmt.Sprintf("%s probe port %d is not among the container's ports (%s): %s",
 					np.kind, port, strings.Join(declared, ", "), effect),
-				fmt.Sprintf("probe a declared port, or declare containerPort: %d if the app listens there", port)))
+				fmt.Sprintf("probe a declared port, or declare containerPort: %d", port)))
 		}
 	}
 	return out, nil
@@ -279,7 +278,7 @@ func (timeoutExceedsPeriod) Check(_ context.Context, p *Pod) ([]Finding, error) 
 				continue
 			}
 			out = append(out, c.Finding(ProbeTimeoutExceedsPeriod, Info, np.field+".timeoutSeconds",
-				fmt.Sprintf("%s probe timeoutSeconds %d is not below periodSeconds %d: a slow probe runs less often than configured",
+				fmt.Sprintf("%s probe timeoutSeconds %d >= periodSeconds %d: a slow probe runs less often than set",
 					np.kind, t.Timeout, t.Period),
 				fmt.Sprintf("set timeoutSeconds below periodSeconds, e.g. timeoutSeconds: %d", max(1, t.Period/2))))
 		}

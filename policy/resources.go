@@ -25,8 +25,8 @@ func (memoryLimitMissing) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			continue
 		}
 		out = append(out, c.Finding(ResourcesMemoryLimitMissing, Warning, "resources.limits.memory",
-			"no memory limit: the container can use the node's memory until the node evicts pods or the kernel kills it",
-			"set resources.limits.memory (and a matching requests.memory) from the app's measured peak plus headroom"))
+			"no memory limit: it can take the node's memory until it or its neighbours are killed",
+			"set resources.limits.memory to the app's peak use plus headroom"))
 	}
 	return out, nil
 }
@@ -59,7 +59,7 @@ func (heapExceedsLimit) Check(_ context.Context, p *Pod) ([]Finding, error) {
 				continue
 			}
 			out = append(out, c.Finding(ResourcesHeapExceedsLimit, Error, h.field,
-				fmt.Sprintf("%s heap %s (%s) is at or above the memory limit %s: the container is OOMKilled once the heap grows",
+				fmt.Sprintf("%s heap %s (%s) >= memory limit %s: OOMKilled once the heap grows",
 					h.runtime, h.flag, formatBytes(h.bytes), limit.String()),
 				heapFix(h, limit)))
 		}
@@ -70,22 +70,20 @@ func (heapExceedsLimit) Check(_ context.Context, p *Pod) ([]Finding, error) {
 func heapFix(h heapSetting, limit resource.Quantity) string {
 	switch h.runtime {
 	case "JVM":
-		return fmt.Sprintf("keep -Xmx near 75%% of the limit (about %s), or use -XX:MaxRAMPercentage=75 instead of -Xmx",
-			jvmSize(limit.Value()*3/4))
+		return fmt.Sprintf("use ~75%% of the limit (%s) or -XX:MaxRAMPercentage=75", jvmSize(limit.Value()*3/4))
 	case "Node.js":
-		return fmt.Sprintf("set --max-old-space-size to about 75%% of the limit (%d)", limit.Value()*3/4>>20)
+		return fmt.Sprintf("use ~75%% of the limit (--max-old-space-size=%d)", limit.Value()*3/4>>20)
 	default:
-		return fmt.Sprintf("set GOMEMLIMIT to about 90%% of the limit (%dMiB)", limit.Value()*9/10>>20)
+		return fmt.Sprintf("use ~90%% of the limit (GOMEMLIMIT=%dMiB)", limit.Value()*9/10>>20)
 	}
 }
 
 // jvmSize writes a byte count as a JVM size flag value, rounded down to MiB.
 func jvmSize(b int64) string {
-	if mb := b >> 20; mb%1024 == 0 {
-		return fmt.Sprintf("-Xmx%dg", mb/1024)
-	} else {
+	if mb := b >> 20; mb%1024 != 0 {
 		return fmt.Sprintf("-Xmx%dm", mb)
 	}
+	return fmt.Sprintf("-Xmx%dg", b>>30)
 }
 
 func formatBytes(b int64) string {

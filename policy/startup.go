@@ -43,11 +43,11 @@ func DefaultStartup() StartupDefaults {
 }
 
 // Expect returns the start time to assume for a container and a short
-// phrase saying where it comes from. declared (seconds from the
-// annotation) wins when set.
+// phrase saying where it comes from ("a JVM app needs"). declared (seconds
+// from the annotation) wins when set.
 func (d StartupDefaults) Expect(c ContainerRef, declared int) (int, string) {
 	if declared > 0 {
-		return declared, "the declared start time (" + ExpectedStartupAnnotation + ")"
+		return declared, "its " + ExpectedStartupAnnotation + " says it needs"
 	}
 	rt := DetectRuntime(c)
 	n, ok := d[rt]
@@ -56,11 +56,11 @@ func (d StartupDefaults) Expect(c ContainerRef, declared int) (int, string) {
 	}
 	switch rt {
 	case RuntimeOther:
-		return n, "the app"
+		return n, "the app needs"
 	case RuntimeJVM:
-		return n, "a JVM app"
+		return n, "a JVM app needs"
 	default:
-		return n, fmt.Sprintf("a %s app", runtimeTitle[rt])
+		return n, fmt.Sprintf("a %s app needs", runtimeTitle[rt])
 	}
 }
 

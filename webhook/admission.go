@@ -124,7 +124,11 @@ func readReview(body io.Reader) (*admissionv1.AdmissionReview, error) {
 		return nil, fmt.Errorf("body is not an AdmissionReview: %w", err)
 	}
 	if gvk := review.GroupVersionKind(); gvk != admissionv1.SchemeGroupVersion.WithKind("AdmissionReview") {
-		return nil, fmt.Errorf("body is %q %q: want apiVersion admission.k8s.io/v1, kind AdmissionReview", gvk.GroupVersion(), gvk.Kind)
+		got := "no apiVersion and kind"
+		if gvk.Kind != "" || review.APIVersion != "" {
+			got = fmt.Sprintf("apiVersion %q, kind %q", review.APIVersion, gvk.Kind)
+		}
+		return nil, fmt.Errorf("body has %s: want apiVersion admission.k8s.io/v1, kind AdmissionReview", got)
 	}
 	if review.Request == nil {
 		return nil, errors.New("AdmissionReview has no request")

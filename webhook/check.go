@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/nobackoff/nobackoff/policy"
 )
 
@@ -46,10 +48,10 @@ func CheckDocuments(ctx context.Context, e *Engine, docs []Document) (*Report, [
 	for i := range docs {
 		d := &docs[i]
 		if !IsWorkloadKind(d.GVK) {
-			if v, ok := workloadKinds[d.GVK.GroupKind()]; ok {
+			if current, ok := servedVersion(d.GVK); ok {
 				errs = append(errs, &ManifestError{Where: d.Where(), Err: fmt.Errorf(
-					"apiVersion: %s %s is not served by current Kubernetes; use %s",
-					d.GVK.GroupVersion(), d.GVK.Kind, d.GVK.GroupKind().WithVersion(v).GroupVersion())})
+					"apiVersion: %s %s is no longer served by Kubernetes; use apiVersion: %s",
+					d.GVK.GroupVersion(), d.GVK.Kind, current)})
 			}
 			continue
 		}
@@ -68,6 +70,21 @@ func CheckDocuments(ctx context.Context, e *Engine, docs []Document) (*Report, [
 		rep.Objects = append(rep.Objects, ObjectReport{Source: d.Source, Kind: w.Kind, Namespace: d.Namespace, Name: w.Name, Result: res})
 	}
 	return rep, errs
+}
+
+// servedVersion returns the apiVersion that replaced a retired version of a
+// workload kind (apps/v1beta2 Deployment, extensions/v1beta1 DaemonSet,
+// batch/v1beta1 CronJob, ...): the API server rejects the old ones.
+func servedVersion(gvk schema.GroupVersionKind) (string, bool) {
+	gk := gvk.GroupKind()
+	if gk.Group == "extensions" {
+		gk.Group = "apps"
+	}
+	v, ok := workloadKinds[gk]
+	if !ok {
+		return "", false
+	}
+	return gk.WithVersion(v).GroupVersion().String(), true
 }
 
 // jsonFinding is one entry of the JSON report. Its field names are a
@@ -129,8 +146,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "%d objects read, %d workloads checked, %d with findings: %d errors, %d warnings, %d info\n",
-		r.Read, len(r.Objects), withFindings, r.Count(policy.Error), r.Count(policy.Warning), r.Count(policy.Info))
+	fmt.Fprintf(&b, "%s read, %s checked, %d with findings: %s, %s, %d info\n",
+		plural(r.Read, "object"), plural(len(r.Objects), "workload"), withFindings,
+		plural(r.Count(policy.Error), "error"), plural(r.Count(policy.Warning), "warning"), r.Count(policy.Info))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -95,9 +95,9 @@ func DenialMessage(w *Workload, res *Result) string {
 		if f.Severity != policy.Error {
 			continue
 		}
-		line := fmt.Sprintf("\n- %s at %s", findingLine(f), f.Field)
+		line := fmt.Sprintf("\n- %s\n  at %s", findingLine(f), f.Field)
 		if f.Fix != "" {
-			line += "; fix: " + oneLine(f.Fix)
+			line += "\n  fix: " + oneLine(f.Fix)
 		}
 		if b.Len()+len(line) > maxDenialLen {
 			b.WriteString("\n- ... (run `nobackoff check` for the rest)")
