@@ -43,9 +43,35 @@ func timingOf(p *corev1.Probe) probeTiming {
 	return t
 }
 
+// handlerOf returns a probe's handler with the API server's defaults
+// applied (httpGet path "/" and scheme HTTP), so that a manifest that spells
+// out a default compares equal to one that leaves it implicit.
+func handlerOf(p *corev1.Probe) corev1.ProbeHandler {
+	h := p.ProbeHandler
+	if h.HTTPGet != nil {
+		g := *h.HTTPGet
+		if g.Path == "" {
+			g.Path = "/"
+		}
+		if g.Scheme == "" {
+			g.Scheme = corev1.URISchemeHTTP
+		}
+		h.HTTPGet = &g
+	}
+	if h.GRPC != nil && h.GRPC.Service != nil && *h.GRPC.Service == "" {
+		g := *h.GRPC
+		g.Service = nil
+		h.GRPC = &g
+	}
+	return h
+}
+
 // budget is how long after start a container that never answers survives
-// the probe: the last of failureThreshold failures lands by then.
-func (t probeTiming) budget() int32 { return t.InitialDelay + t.Period*t.Failure }
+// the probe: the last of failureThreshold failures lands by then. It is
+// computed in 64 bits: a huge failureThreshold means "wait forever".
+func (t probeTiming) budget() int64 {
+	return int64(t.InitialDelay) + int64(t.Period)*int64(t.Failure)
+}
 
 // namedProbe is one of a container's probes with its field name.
 type namedProbe struct {
@@ -124,14 +150,14 @@ func (l livenessTooAggressive) Check(_ context.Context, p *Pod) ([]Finding, erro
 		}
 		t := timingOf(guard)
 		expected, why := l.startup.Expect(c, p.ExpectedStartupSeconds)
-		if int(t.budget()) >= expected {
+		if t.budget() >= int64(expected) {
 			continue
 		}
 		period := t.Period
 		if period > 10 {
 			period = 10
 		}
-		failures := (2*int32(expected) + period - 1) / period
+		failures := (2*int32(expected) + period - 1) / period // expected <= 3600: no overflow
 		msg := fmt.Sprintf("%s kills it if not up within %ds (%d + %ds x %d); %s ~%ds to start: restart loop",
 			what, t.budget(), t.InitialDelay, t.Period, t.Failure, why, expected)
 		fix := fmt.Sprintf("add a startupProbe with the liveness handler, periodSeconds: %d, failureThreshold: %d (%ds)",
@@ -155,7 +181,7 @@ func (livenessEqualsReadiness) Check(_ context.Context, p *Pod) ([]Finding, erro
 		if !c.Probed() || l == nil || r == nil {
 			continue
 		}
-		if timingOf(l) != timingOf(r) || !equality.Semantic.DeepEqual(l.ProbeHandler, r.ProbeHandler) {
+		if timingOf(l) != timingOf(r) || !equality.Semantic.DeepEqual(handlerOf(l), handlerOf(r)) {
 			continue
 		}
 		out = append(out, c.Finding(ProbeLivenessEqualsReadines, Warning, "livenessProbe",
@@ -176,8 +202,10 @@ func (portNotFound) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			continue
 		}
 		for _, np := range probesOf(c) {
+			// The kubelet resolves a port name in the container's own ports
+			// even when the probe names another host.
 			pp, ok := portOf(np.probe)
-			if !ok || pp.remote {
+			if !ok {
 				continue
 			}
 			if _, named, found := resolvePort(c, pp.port); found || !named {

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +17,9 @@ type memoryLimitMissing struct{}
 func (memoryLimitMissing) ID() ID { return ResourcesMemoryLimitMissing }
 
 func (memoryLimitMissing) Check(_ context.Context, p *Pod) ([]Finding, error) {
+	if _, ok := podMemoryLimit(p); ok {
+		return nil, nil // a pod-level limit bounds every container
+	}
 	var out []Finding
 	for _, c := range p.Containers() {
 		if c.Kind == Ephemeral {
@@ -29,6 +33,16 @@ func (memoryLimitMissing) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			"set resources.limits.memory to the app's peak use plus headroom"))
 	}
 	return out, nil
+}
+
+// podMemoryLimit is the pod-level memory limit (spec.resources), which
+// bounds containers that set none of their own.
+func podMemoryLimit(p *Pod) (resource.Quantity, bool) {
+	if p.Spec.Resources == nil {
+		return resource.Quantity{}, false
+	}
+	q, ok := p.Spec.Resources.Limits[corev1.ResourceMemory]
+	return q, ok
 }
 
 // heapSetting is a heap ceiling found in a container's command line or
@@ -51,6 +65,9 @@ func (heapExceedsLimit) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			continue
 		}
 		limit, ok := c.Resources.Limits[corev1.ResourceMemory]
+		if !ok {
+			limit, ok = podMemoryLimit(p)
+		}
 		if !ok || limit.IsZero() {
 			continue
 		}
@@ -90,75 +107,145 @@ func formatBytes(b int64) string {
 	return resource.NewQuantity(b, resource.BinarySI).String()
 }
 
-// heapSettings finds the effective heap ceilings of a container: at most one
-// per runtime, the one that wins by that runtime's precedence.
-func heapSettings(c ContainerRef) []heapSetting {
-	env := map[string]int{} // name -> index of its last literal definition
-	for i, e := range c.Env {
-		if e.ValueFrom == nil {
-			env[e.Name] = i
-		} else {
-			delete(env, e.Name)
-		}
-	}
-	expand := func(s string) string { return expandVars(s, c.Env, env) }
+// token is one whitespace-separated word of a container's command line or
+// of an env value, with the field it came from.
+type token struct {
+	text  string
+	field string // e.g. args[1] or env[0].value
+}
 
-	var out []heapSetting
-	// JVM: JAVA_TOOL_OPTIONS is read first, then JAVA_OPTS (passed on by
-	// launch scripts) and the command line, then _JAVA_OPTIONS, which
-	// overrides everything; the last -Xmx wins.
-	var jvm *heapSetting
-	scanEnv := func(name string) {
-		if i, ok := env[name]; ok {
-			if h, ok := lastJVMHeap(strings.Fields(c.Env[i].Value), fmt.Sprintf("env[%d].value", i)); ok {
-				jvm = &h
-			}
+// envValues resolves the container's literal env values the way the kubelet
+// does: in order, each value may reference earlier variables as $(NAME).
+// Variables set with valueFrom are unknown until the pod runs.
+func envValues(c ContainerRef) (values map[string]string, index map[string]int) {
+	values, index = map[string]string{}, map[string]int{}
+	for i, e := range c.Env {
+		if e.ValueFrom != nil {
+			delete(values, e.Name)
+			delete(index, e.Name)
+			continue
 		}
+		values[e.Name] = expandVars(e.Value, values)
+		index[e.Name] = i
 	}
-	scanEnv("JAVA_TOOL_OPTIONS")
-	scanEnv("JDK_JAVA_OPTIONS")
-	scanEnv("JAVA_OPTS")
+	return values, index
+}
+
+// commandTokens splits command and args, after $(VAR) expansion, into words.
+// Words of one entry share its field; a shell script in one entry
+// ("sh -c 'java -Xmx2g ...'") is read the same way as separate entries.
+func commandTokens(c ContainerRef, env map[string]string) []token {
+	var out []token
 	for _, part := range []struct {
 		name string
 		args []string
 	}{{"command", c.Command}, {"args", c.Args}} {
 		for i, a := range part.args {
-			if h, ok := lastJVMHeap(strings.Fields(expand(a)), fmt.Sprintf("%s[%d]", part.name, i)); ok {
-				jvm = &h
+			for _, w := range strings.Fields(expandVars(a, env)) {
+				out = append(out, token{strings.Trim(w, `"';`), fmt.Sprintf("%s[%d]", part.name, i)})
 			}
 		}
 	}
-	scanEnv("_JAVA_OPTIONS")
+	return out
+}
+
+func envTokens(c ContainerRef, env map[string]string, index map[string]int, name string) []token {
+	i, ok := index[name]
+	if !ok {
+		return nil
+	}
+	var out []token
+	for _, w := range strings.Fields(env[name]) {
+		out = append(out, token{strings.Trim(w, `"'`), fmt.Sprintf("env[%d].value", i)})
+	}
+	return out
+}
+
+// jvmOptionsWithArg are java launcher options whose value is the next word.
+var jvmOptionsWithArg = map[string]bool{
+	"-cp": true, "-classpath": true, "--class-path": true, "-p": true, "--module-path": true,
+	"--upgrade-module-path": true, "--add-modules": true, "--add-opens": true, "--add-exports": true,
+	"--add-reads": true, "--patch-module": true, "--limit-modules": true, "--enable-native-access": true,
+}
+
+// heapSettings finds the effective heap ceilings of a container: at most one
+// per runtime, the one that wins by that runtime's precedence.
+func heapSettings(c ContainerRef) []heapSetting {
+	env, index := envValues(c)
+	cmd := commandTokens(c, env)
+	var out []heapSetting
+
+	// JVM: JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS are read before the
+	// command line, JAVA_OPTS is passed on by launch scripts, and
+	// _JAVA_OPTIONS overrides everything; the last -Xmx wins.
+	var jvm *heapSetting
+	for _, toks := range [][]token{
+		envTokens(c, env, index, "JAVA_TOOL_OPTIONS"),
+		envTokens(c, env, index, "JDK_JAVA_OPTIONS"),
+		envTokens(c, env, index, "JAVA_OPTS"),
+		jvmLauncherOptions(cmd),
+		envTokens(c, env, index, "_JAVA_OPTIONS"),
+	} {
+		if h, ok := lastJVMHeap(toks); ok {
+			jvm = &h
+		}
+	}
 	if jvm != nil {
 		out = append(out, *jvm)
 	}
 
 	// Node.js: NODE_OPTIONS is read first, then the command line.
 	var node *heapSetting
-	if i, ok := env["NODE_OPTIONS"]; ok {
-		if h, ok := lastNodeHeap(strings.Fields(c.Env[i].Value), fmt.Sprintf("env[%d].value", i)); ok {
+	for _, toks := range [][]token{envTokens(c, env, index, "NODE_OPTIONS"), cmd} {
+		if h, ok := lastNodeHeap(toks); ok {
 			node = &h
-		}
-	}
-	for _, part := range []struct {
-		name string
-		args []string
-	}{{"command", c.Command}, {"args", c.Args}} {
-		for i, a := range part.args {
-			if h, ok := lastNodeHeap(strings.Fields(expand(a)), fmt.Sprintf("%s[%d]", part.name, i)); ok {
-				node = &h
-			}
 		}
 	}
 	if node != nil {
 		out = append(out, *node)
 	}
 
-	if i, ok := env["GOMEMLIMIT"]; ok {
-		if b, ok := parseGoMemLimit(c.Env[i].Value); ok {
-			out = append(out, heapSetting{bytes: b, flag: "GOMEMLIMIT=" + c.Env[i].Value,
+	if i, ok := index["GOMEMLIMIT"]; ok {
+		if b, ok := parseGoMemLimit(env["GOMEMLIMIT"]); ok {
+			out = append(out, heapSetting{bytes: b, flag: "GOMEMLIMIT=" + env["GOMEMLIMIT"],
 				field: fmt.Sprintf("env[%d].value", i), runtime: "Go"})
 		}
+	}
+	return out
+}
+
+// jvmLauncherOptions keeps the words of a command line that the java
+// launcher reads as its own options. After "java", options end at -jar's
+// file, at -m's module or at the main class: what follows goes to the
+// application. Before any "java" word every option counts, since the
+// image's entrypoint may be java or a script that passes them on.
+func jvmLauncherOptions(toks []token) []token {
+	var out []token
+	sawJava, appArgs := false, false
+	for i := 0; i < len(toks); i++ {
+		t := toks[i].text
+		if path.Base(t) == "java" {
+			sawJava, appArgs = true, false
+			continue
+		}
+		if appArgs {
+			continue
+		}
+		if sawJava {
+			switch {
+			case t == "-jar" || t == "-m" || t == "--module":
+				i++
+				appArgs = true
+				continue
+			case jvmOptionsWithArg[t]:
+				i++
+				continue
+			case !strings.HasPrefix(t, "-"):
+				appArgs = true
+				continue
+			}
+		}
+		out = append(out, toks[i])
 	}
 	return out
 }
@@ -168,12 +255,11 @@ var (
 	nodeOldFlag = regexp.MustCompile(`^--max[-_]old[-_]space[-_]size(?:=([0-9]+))?$`)
 )
 
-func lastJVMHeap(tokens []string, field string) (heapSetting, bool) {
+func lastJVMHeap(toks []token) (heapSetting, bool) {
 	var h heapSetting
 	found := false
-	for _, t := range tokens {
-		t = strings.Trim(t, `"'`)
-		m := xmxFlag.FindStringSubmatch(t)
+	for _, t := range toks {
+		m := xmxFlag.FindStringSubmatch(t.text)
 		if m == nil {
 			continue
 		}
@@ -185,30 +271,29 @@ func lastJVMHeap(tokens []string, field string) (heapSetting, bool) {
 		if n > (1<<62)>>shift {
 			continue
 		}
-		h, found = heapSetting{bytes: n << shift, flag: t, field: field, runtime: "JVM"}, true
+		h, found = heapSetting{bytes: n << shift, flag: t.text, field: t.field, runtime: "JVM"}, true
 	}
 	return h, found
 }
 
-func lastNodeHeap(tokens []string, field string) (heapSetting, bool) {
+func lastNodeHeap(toks []token) (heapSetting, bool) {
 	var h heapSetting
 	found := false
-	for i, t := range tokens {
-		t = strings.Trim(t, `"'`)
-		m := nodeOldFlag.FindStringSubmatch(t)
+	for i, t := range toks {
+		m := nodeOldFlag.FindStringSubmatch(t.text)
 		if m == nil {
 			continue
 		}
-		val, flag := m[1], t
-		if val == "" && i+1 < len(tokens) { // --max-old-space-size 4096
-			val = strings.Trim(tokens[i+1], `"'`)
-			flag = t + " " + val
+		val, flag := m[1], t.text
+		if val == "" && i+1 < len(toks) { // --max-old-space-size 4096
+			val = toks[i+1].text
+			flag = t.text + " " + val
 		}
 		mb, err := strconv.ParseInt(val, 10, 64)
 		if err != nil || mb > 1<<40 {
 			continue
 		}
-		h, found = heapSetting{bytes: mb << 20, flag: flag, field: field, runtime: "Node.js"}, true
+		h, found = heapSetting{bytes: mb << 20, flag: flag, field: t.field, runtime: "Node.js"}, true
 	}
 	return h, found
 }
@@ -234,10 +319,10 @@ func parseGoMemLimit(s string) (int64, bool) {
 	return n << shift, true
 }
 
-// expandVars expands $(NAME) references the way the kubelet does for command
-// and args: defined literal env vars are substituted, $$ escapes a dollar,
-// and unknown references stay as written.
-func expandVars(s string, vars []corev1.EnvVar, idx map[string]int) string {
+// expandVars expands $(NAME) references the way the kubelet does: defined
+// variables are substituted, $$ escapes a dollar, and unknown references
+// stay as written.
+func expandVars(s string, vars map[string]string) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
@@ -258,8 +343,8 @@ func expandVars(s string, vars []corev1.EnvVar, idx map[string]int) string {
 				return b.String()
 			}
 			name := s[i+2 : i+2+end]
-			if j, ok := idx[name]; ok {
-				b.WriteString(vars[j].Value)
+			if v, ok := vars[name]; ok {
+				b.WriteString(v)
 			} else {
 				b.WriteString(s[i : i+3+end])
 			}
