@@ -94,6 +94,27 @@ func probesOf(c ContainerRef) []namedProbe {
 	return out
 }
 
+// containerProbe is one probe of one probed container.
+type containerProbe struct {
+	c ContainerRef
+	namedProbe
+}
+
+// podProbes lists the probes of every container that may carry them, in
+// container order.
+func podProbes(p *Pod) []containerProbe {
+	var out []containerProbe
+	for _, c := range p.Containers() {
+		if !c.Probed() {
+			continue
+		}
+		for _, np := range probesOf(c) {
+			out = append(out, containerProbe{c, np})
+		}
+	}
+	return out
+}
+
 // probePort is the port a network probe targets, with its sub-path.
 type probePort struct {
 	field string // e.g. httpGet.port
@@ -197,31 +218,27 @@ func (portNotFound) ID() ID { return ProbePortNotFound }
 
 func (portNotFound) Check(_ context.Context, p *Pod) ([]Finding, error) {
 	var out []Finding
-	for _, c := range p.Containers() {
-		if !c.Probed() {
+	for _, cp := range podProbes(p) {
+		c, np := cp.c, cp.namedProbe
+		// The kubelet resolves a port name in the container's own ports
+		// even when the probe names another host.
+		pp, ok := portOf(np.probe)
+		if !ok {
 			continue
 		}
-		for _, np := range probesOf(c) {
-			// The kubelet resolves a port name in the container's own ports
-			// even when the probe names another host.
-			pp, ok := portOf(np.probe)
-			if !ok {
-				continue
-			}
-			if _, named, found := resolvePort(c, pp.port); found || !named {
-				continue
-			}
-			sev, effect := Error, "the pod is never Ready"
-			switch np.kind {
-			case "liveness":
-				sev, effect = Warning, "the probe errors, so liveness is silently off"
-			case "startup":
-				effect = "never started, never Ready"
-			}
-			out = append(out, c.Finding(ProbePortNotFound, sev, np.field+"."+pp.field,
-				fmt.Sprintf("%s probe port %q is not declared by the container: %s", np.kind, pp.port.StrVal, effect),
-				portNameFix(c, pp.port.StrVal)))
+		if _, named, found := resolvePort(c, pp.port); found || !named {
+			continue
 		}
+		sev, effect := Error, "the pod is never Ready"
+		switch np.kind {
+		case "liveness":
+			sev, effect = Warning, "the probe errors, so liveness is silently off"
+		case "startup":
+			effect = "never started, never Ready"
+		}
+		out = append(out, c.Finding(ProbePortNotFound, sev, np.field+"."+pp.field,
+			fmt.Sprintf("%s probe port %q is not declared by the container: %s", np.kind, pp.port.StrVal, effect),
+			portNameFix(c, pp.port.StrVal)))
 	}
 	return out, nil
 }
@@ -254,38 +271,34 @@ func (portNotDeclared) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		}
 	}
 	var out []Finding
-	for _, c := range p.Containers() {
-		if !c.Probed() {
+	for _, cp := range podProbes(p) {
+		c, np := cp.c, cp.namedProbe
+		pp, ok := portOf(np.probe)
+		if !ok || pp.remote {
 			continue
 		}
-		for _, np := range probesOf(c) {
-			pp, ok := portOf(np.probe)
-			if !ok || pp.remote {
-				continue
-			}
-			port, named, found := resolvePort(c, pp.port)
-			if named || !found || podPorts[port] {
-				continue
-			}
-			if len(c.Ports) == 0 {
-				out = append(out, c.Finding(ProbePortNotDeclared, Info, np.field+"."+pp.field,
-					fmt.Sprintf("%s probe port %d: the container declares no ports", np.kind, port),
-					fmt.Sprintf("declare containerPort: %d so the probe's target is explicit", port)))
-				continue
-			}
-			var declared []string
-			for _, cp := range c.Ports {
-				declared = append(declared, strconv.Itoa(int(cp.ContainerPort)))
-			}
-			effect := "restart loop if nothing listens there"
-			if np.kind != "liveness" {
-				effect = "never Ready if nothing listens there"
-			}
-			out = append(out, c.Finding(ProbePortNotDeclared, Warning, np.field+"."+pp.field,
-				fmt.Sprintf("%s probe port %d is not among the container's ports (%s): %s",
-					np.kind, port, strings.Join(declared, ", "), effect),
-				fmt.Sprintf("probe a declared port, or declare containerPort: %d", port)))
+		port, named, found := resolvePort(c, pp.port)
+		if named || !found || podPorts[port] {
+			continue
 		}
+		if len(c.Ports) == 0 {
+			out = append(out, c.Finding(ProbePortNotDeclared, Info, np.field+"."+pp.field,
+				fmt.Sprintf("%s probe port %d: the container declares no ports", np.kind, port),
+				fmt.Sprintf("declare containerPort: %d so the probe's target is explicit", port)))
+			continue
+		}
+		var declared []string
+		for _, cp := range c.Ports {
+			declared = append(declared, strconv.Itoa(int(cp.ContainerPort)))
+		}
+		effect := "restart loop if nothing listens there"
+		if np.kind != "liveness" {
+			effect = "never Ready if nothing listens there"
+		}
+		out = append(out, c.Finding(ProbePortNotDeclared, Warning, np.field+"."+pp.field,
+			fmt.Sprintf("%s probe port %d is not among the container's ports (%s): %s",
+				np.kind, port, strings.Join(declared, ", "), effect),
+			fmt.Sprintf("probe a declared port, or declare containerPort: %d", port)))
 	}
 	return out, nil
 }
@@ -296,20 +309,16 @@ func (timeoutExceedsPeriod) ID() ID { return ProbeTimeoutExceedsPeriod }
 
 func (timeoutExceedsPeriod) Check(_ context.Context, p *Pod) ([]Finding, error) {
 	var out []Finding
-	for _, c := range p.Containers() {
-		if !c.Probed() {
+	for _, cp := range podProbes(p) {
+		c, np := cp.c, cp.namedProbe
+		t := timingOf(np.probe)
+		if t.Timeout < t.Period {
 			continue
 		}
-		for _, np := range probesOf(c) {
-			t := timingOf(np.probe)
-			if t.Timeout < t.Period {
-				continue
-			}
-			out = append(out, c.Finding(ProbeTimeoutExceedsPeriod, Info, np.field+".timeoutSeconds",
-				fmt.Sprintf("%s probe timeoutSeconds %d >= periodSeconds %d: a slow probe runs less often than set",
-					np.kind, t.Timeout, t.Period),
-				fmt.Sprintf("set timeoutSeconds below periodSeconds, e.g. timeoutSeconds: %d", max(1, t.Period/2))))
-		}
+		out = append(out, c.Finding(ProbeTimeoutExceedsPeriod, Info, np.field+".timeoutSeconds",
+			fmt.Sprintf("%s probe timeoutSeconds %d >= periodSeconds %d: a slow probe runs less often than set",
+				np.kind, t.Timeout, t.Period),
+			fmt.Sprintf("set timeoutSeconds below periodSeconds, e.g. timeoutSeconds: %d", max(1, t.Period/2))))
 	}
 	return out, nil
 }
