@@ -1,0 +1,511 @@
+package registrycheck
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
+)
+
+// Options configure a Resolver. Zero values take the documented defaults.
+type Options struct {
+	// LookupTimeout bounds one shared lookup, whoever waits for it.
+	// Default 3s (the review budget).
+	LookupTimeout time.Duration
+	// RequestTimeout bounds the dial, the TLS handshake and the wait for
+	// response headers of one HTTP request. Default 2s.
+	RequestTimeout time.Duration
+	// MaxPerRegistry bounds concurrent requests to one registry. Default 8.
+	MaxPerRegistry int
+	// NodeCredentialRegistries are globs (path.Match, e.g.
+	// "*.dkr.ecr.*.amazonaws.com", "gcr.io") of registries whose
+	// credentials the nodes provide (config.json, credential providers).
+	// Authorization failures there are inconclusive: the kubelet tries
+	// those credentials after the pod's.
+	NodeCredentialRegistries []string
+	// InsecureRegistries are host[:port] reached over plain HTTP or TLS
+	// without verification.
+	InsecureRegistries []string
+	// Mirrors maps a registry host to mirrors tried first, as the node's
+	// container runtime would.
+	Mirrors map[string][]string
+	// AllowLoopback lets lookups reach registries on loopback addresses.
+	AllowLoopback bool
+	// RootCAs verifies registry certificates; nil means the system pool.
+	RootCAs *x509.CertPool
+	// CacheEntries bounds each cache. Default 10,000.
+	CacheEntries int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.LookupTimeout <= 0 {
+		o.LookupTimeout = 3 * time.Second
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 2 * time.Second
+	}
+	if o.MaxPerRegistry <= 0 {
+		o.MaxPerRegistry = 8
+	}
+	if o.CacheEntries <= 0 {
+		o.CacheEntries = 10000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// TTLs of cached outcomes (DESIGN.md §5). Rate limits, server errors and
+// timeouts are never cached as results.
+const (
+	ttlOKByTag     = 3 * time.Minute
+	ttlOKByDigest  = time.Hour
+	ttlNotFound    = 30 * time.Second
+	ttlAuthFailure = time.Minute
+	ttlContent     = 24 * time.Hour
+)
+
+// Attempt is one lookup with one credential.
+type Attempt struct {
+	Outcome Outcome
+	// Status is the HTTP status behind the outcome, 0 when none.
+	Status int
+	// Source names the credential: a secret, "docker config" or
+	// "anonymous".
+	Source string
+	// Registry is the host that answered (a mirror or the registry).
+	Registry string
+	// Digest and MediaType describe the manifest found (OK only).
+	Digest    string
+	MediaType string
+	// Cause explains an inconclusive outcome.
+	Cause string
+
+	cred *Credential
+}
+
+// Result is the verdict on one image for one set of credentials.
+type Result struct {
+	Image string
+	// Repository is the normalised repository, e.g. docker.io/library/nginx.
+	Repository string
+	Attempt
+	// Attempts lists every credential tried, in order.
+	Attempts []Attempt
+	// CredentialsMatched is false when no key applied: the pull is
+	// anonymous.
+	CredentialsMatched bool
+	// NodeCredentials is set when the registry is configured as one whose
+	// credentials the nodes provide: authorization failures are then
+	// inconclusive.
+	NodeCredentials bool
+	// Suggestion is the closest existing tag or repository, when one is
+	// known for a not-found outcome.
+	Suggestion string
+}
+
+// Resolver looks images up. It is safe for concurrent use; one Resolver
+// serves the whole process so that its caches and limits are shared.
+type Resolver struct {
+	opts      Options
+	insecure  map[string]bool
+	secure    http.RoundTripper
+	unverify  http.RoundTripper
+	results   *ttlCache[Attempt]
+	content   *ttlCache[any]
+	flights   singleflight.Group
+	mu        sync.Mutex
+	pullers   map[string]*remote.Puller
+	slots     map[string]chan struct{}
+	pausedTil map[string]time.Time
+	metrics   *Metrics
+}
+
+// NewResolver returns a Resolver with the given options.
+func NewResolver(o Options) *Resolver {
+	o.defaults()
+	r := &Resolver{
+		opts: o, insecure: map[string]bool{},
+		results: newTTLCache[Attempt](o.CacheEntries, o.Now), content: newTTLCache[any](o.CacheEntries, o.Now),
+		pullers: map[string]*remote.Puller{}, slots: map[string]chan struct{}{}, pausedTil: map[string]time.Time{},
+		metrics: newMetrics(),
+	}
+	for _, h := range o.InsecureRegistries {
+		r.insecure[h] = true
+	}
+	r.secure = r.newTransport(&tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12})
+	r.unverify = r.newTransport(&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only for registries configured as insecure
+	return r
+}
+
+// Metrics returns the resolver's metrics for registration.
+func (r *Resolver) Metrics() *Metrics { return r.metrics }
+
+func (r *Resolver) newTransport(tc *tls.Config) http.RoundTripper {
+	d := &net.Dialer{Timeout: r.opts.RequestTimeout, KeepAlive: 30 * time.Second, Control: dialControl(r.opts.AllowLoopback)}
+	return &pauseRecorder{r: r, inner: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		TLSClientConfig:       tc,
+		TLSHandshakeTimeout:   r.opts.RequestTimeout,
+		ResponseHeaderTimeout: r.opts.RequestTimeout,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   r.opts.MaxPerRegistry,
+		IdleConnTimeout:       90 * time.Second,
+	}}
+}
+
+// pauseRecorder notes 429 answers so the registry is paused for its
+// Retry-After; go-containerregistry's errors do not carry headers.
+type pauseRecorder struct {
+	r     *Resolver
+	inner http.RoundTripper
+}
+
+func (p *pauseRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := p.inner.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		p.r.pause(req.URL.Host, retryAfter(resp.Header.Get("Retry-After"), p.r.opts.Now()))
+	}
+	return resp, err
+}
+
+// retryAfter reads a Retry-After header (seconds or an HTTP date); a
+// missing or unreadable one pauses for 10 s, capped at 10 minutes.
+func retryAfter(v string, now time.Time) time.Duration {
+	d := 10 * time.Second
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		d = time.Duration(s) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), 10*time.Minute)
+}
+
+func (r *Resolver) pause(host string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if until := r.opts.Now().Add(d); until.After(r.pausedTil[host]) {
+		r.pausedTil[host] = until
+	}
+}
+
+func (r *Resolver) paused(host string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.opts.Now().Before(r.pausedTil[host])
+}
+
+// Resolve looks an image up with the credentials the kubelet would use
+// from the keyring (nil means none). It never takes longer than ctx
+// allows; what is unfinished then is TimedOut.
+func (r *Resolver) Resolve(ctx context.Context, image string, kr *Keyring) Result {
+	res := Result{Image: image}
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		res.Outcome, res.Cause = Unreachable, "invalid reference: "+err.Error()
+		return res
+	}
+	named = reference.TagNameOnly(named)
+	res.Repository = named.Name()
+	host := reference.Domain(named)
+	res.NodeCredentials = r.nodeCredentials(named)
+
+	var creds []Credential
+	if kr != nil {
+		creds, res.CredentialsMatched = kr.Lookup(res.Repository)
+	}
+	if !res.CredentialsMatched {
+		creds = []Credential{{Source: Anonymous}}
+	}
+	// The node's runtime tries mirrors first; nobackoff takes the first
+	// conclusive answer from a mirror and otherwise asks the registry.
+	for _, m := range r.opts.Mirrors[host] {
+		at := r.attemptAll(ctx, named, m, creds)
+		if at.Outcome == OK {
+			res.Attempt, res.Attempts = at, []Attempt{at}
+			return res
+		}
+	}
+	best, all := r.attemptCredentials(ctx, named, host, creds)
+	res.Attempt, res.Attempts = best, all
+	if res.Outcome == TagNotFound || res.Outcome == RepositoryNotFound {
+		r.refineNotFound(ctx, named, &res)
+	}
+	return res
+}
+
+func (r *Resolver) attemptAll(ctx context.Context, named reference.Named, host string, creds []Credential) Attempt {
+	best, _ := r.attemptCredentials(ctx, named, host, creds)
+	return best
+}
+
+// attemptCredentials tries each credential in order, the first success
+// winning, as the kubelet does; with no success it reports the most telling
+// failure: not found (the credentials worked), then inconclusive (it may
+// have worked), then forbidden, then unauthorized.
+func (r *Resolver) attemptCredentials(ctx context.Context, named reference.Named, host string, creds []Credential) (Attempt, []Attempt) {
+	var all []Attempt
+	for i := range creds {
+		at := r.attempt(ctx, named, host, &creds[i])
+		all = append(all, at)
+		if at.Outcome == OK {
+			return at, all
+		}
+	}
+	best := all[0]
+	for _, at := range all[1:] {
+		if rank(at.Outcome) > rank(best.Outcome) {
+			best = at
+		}
+	}
+	return best, all
+}
+
+func rank(o Outcome) int {
+	switch o {
+	case OK:
+		return 5
+	case TagNotFound, RepositoryNotFound:
+		return 4
+	case RateLimited, Unreachable, TimedOut:
+		return 3
+	case Forbidden:
+		return 2
+	}
+	return 1
+}
+
+// nodeCredentials reports whether the image's registry matches one of the
+// configured node-credential globs (on host[:port], or on host/path).
+func (r *Resolver) nodeCredentials(named reference.Named) bool {
+	host := reference.Domain(named)
+	for _, g := range r.opts.NodeCredentialRegistries {
+		if ok, _ := path.Match(g, host); ok {
+			return true
+		}
+		if strings.Contains(g, "/") && strings.HasPrefix(named.Name(), strings.TrimSuffix(g, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// ggcrRef turns a normalised reference into go-containerregistry's, on the
+// given registry host (the image's own or a mirror's).
+func (r *Resolver) ggcrRef(named reference.Named, host string) (name.Reference, error) {
+	var opts []name.Option
+	if r.insecure[host] {
+		opts = append(opts, name.Insecure)
+	}
+	s := host + "/" + reference.Path(named)
+	if d, ok := named.(reference.Digested); ok {
+		s += "@" + d.Digest().String()
+	} else if t, ok := named.(reference.Tagged); ok {
+		s += ":" + t.Tag()
+	}
+	// Docker Hub's canonical name is index.docker.io for go-containerregistry.
+	return name.ParseReference(s, append(opts, name.StrictValidation)...)
+}
+
+func cacheKey(ref name.Reference, c *Credential) string {
+	fp := Anonymous
+	if c.Source != Anonymous {
+		fp = c.Fingerprint()
+	}
+	return ref.Name() + "|" + fp
+}
+
+// attempt is one HEAD with one credential, cached and shared between
+// concurrent callers.
+func (r *Resolver) attempt(ctx context.Context, named reference.Named, host string, c *Credential) Attempt {
+	base := Attempt{Source: c.Source, Registry: host, cred: c}
+	ref, err := r.ggcrRef(named, host)
+	if err != nil {
+		base.Outcome, base.Cause = Unreachable, err.Error()
+		return base
+	}
+	key := cacheKey(ref, c)
+	if at, ok := r.results.get(key); ok {
+		r.metrics.cache(true)
+		at.cred = c
+		return at
+	}
+	r.metrics.cache(false)
+	if r.paused(host) {
+		base.Outcome, base.Status, base.Cause = RateLimited, http.StatusTooManyRequests, "rate-limited: waiting for Retry-After"
+		return base
+	}
+	ch := r.flights.DoChan(key, func() (any, error) {
+		// The shared lookup outlives any one caller: it is bound by the
+		// lookup timeout, not by the first caller's deadline.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.LookupTimeout)
+		defer cancel()
+		at := base
+		start := r.opts.Now()
+		r.head(lctx, ref, host, c, &at)
+		r.metrics.lookup(host, at.Outcome, r.opts.Now().Sub(start))
+		r.results.put(key, at, ttlFor(at, ref))
+		return at, nil
+	})
+	select {
+	case v := <-ch:
+		at := v.Val.(Attempt)
+		at.cred = c
+		return at
+	case <-ctx.Done():
+		base.Outcome, base.Cause = TimedOut, "no answer within the review's budget"
+		return base
+	}
+}
+
+func ttlFor(at Attempt, ref name.Reference) time.Duration {
+	switch at.Outcome {
+	case OK:
+		if _, byDigest := ref.(name.Digest); byDigest {
+			return ttlOKByDigest
+		}
+		return ttlOKByTag
+	case TagNotFound, RepositoryNotFound:
+		return ttlNotFound
+	case Unauthorized, Forbidden:
+		return ttlAuthFailure
+	}
+	return 0
+}
+
+func (r *Resolver) head(ctx context.Context, ref name.Reference, host string, c *Credential, at *Attempt) {
+	release, err := r.acquire(ctx, host)
+	if err != nil {
+		at.Outcome, at.Cause = TimedOut, "waiting for a free connection to the registry"
+		return
+	}
+	defer release()
+	p, err := r.puller(host, c)
+	if err == nil {
+		var desc *v1Descriptor
+		desc, err = p.Head(ctx, ref)
+		if err == nil {
+			at.Outcome, at.Digest, at.MediaType = OK, desc.Digest.String(), string(desc.MediaType)
+			return
+		}
+	}
+	// A puller keeps its auth handshake; after an error start afresh.
+	r.dropPuller(host, c)
+	at.Outcome, at.Status = classify(err)
+	if !at.Outcome.Conclusive() || at.Outcome == Unauthorized || at.Outcome == Forbidden {
+		at.Cause = cause(err)
+	}
+}
+
+func (r *Resolver) acquire(ctx context.Context, host string) (func(), error) {
+	r.mu.Lock()
+	slot, ok := r.slots[host]
+	if !ok {
+		slot = make(chan struct{}, r.opts.MaxPerRegistry)
+		r.slots[host] = slot
+	}
+	r.mu.Unlock()
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func pullerKey(host string, c *Credential) string {
+	if c.Source == Anonymous {
+		return host + "|" + Anonymous
+	}
+	return host + "|" + c.Fingerprint()
+}
+
+func (r *Resolver) puller(host string, c *Credential) (*remote.Puller, error) {
+	key := pullerKey(host, c)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.pullers[key]; ok {
+		return p, nil
+	}
+	var auth authn.Authenticator = authn.Anonymous
+	if c.Source != Anonymous {
+		auth = &authn.Basic{Username: c.Username, Password: c.Password}
+	}
+	t := r.secure
+	if r.insecure[host] {
+		t = r.unverify
+	}
+	p, err := remote.NewPuller(
+		remote.WithAuth(auth),
+		remote.WithTransport(t),
+		remote.WithUserAgent("nobackoff"),
+		// go-containerregistry retries 3 times with 1s+3s waits by
+		// default: far past an admission budget. One try only.
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+		remote.WithRetryPredicate(func(error) bool { return false }),
+		remote.WithRetryStatusCodes(),
+		remote.WithPageSize(maxListed),
+	)
+	if err != nil {
+		return nil, err
+	}
+	r.pullers[key] = p
+	return p, nil
+}
+
+func (r *Resolver) dropPuller(host string, c *Credential) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.pullers, pullerKey(host, c))
+}
+
+// errNoCredential is returned by content lookups on results that found no
+// image.
+var errNoCredential = errors.New("no successful lookup to reuse")
+
+func (a *Attempt) credential() (*Credential, error) {
+	if a.Outcome != OK || a.cred == nil {
+		return nil, errNoCredential
+	}
+	return a.cred, nil
+}
+
+// String is for logs: never includes credentials.
+func (a Attempt) String() string {
+	s := fmt.Sprintf("%s via %s (%s)", a.Outcome, a.Registry, a.Source)
+	if a.Status != 0 {
+		s += fmt.Sprintf(" HTTP %d", a.Status)
+	}
+	if a.Cause != "" {
+		s += ": " + a.Cause
+	}
+	return s
+}
+
+type v1Descriptor = ggcrv1.Descriptor
+
+func (r *Resolver) parseDigest(host, s string) (name.Digest, error) {
+	opts := []name.Option{name.StrictValidation}
+	if r.insecure[host] {
+		opts = append(opts, name.Insecure)
+	}
+	return name.NewDigest(s, opts...)
+}

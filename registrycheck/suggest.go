@@ -1,0 +1,159 @@
+package registrycheck
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// maxListed bounds the tags or repositories read for a suggestion: one
+// page.
+const maxListed = 1000
+
+//go:embed official-images.txt
+var officialImagesList string
+
+// officialImages are Docker Hub's official images (library/...), used to
+// suggest a repository name for docker.io references.
+func officialImages() []string {
+	var out []string
+	for _, l := range strings.Split(officialImagesList, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// refineNotFound tells a missing tag from a missing repository by listing
+// the repository's tags, and finds the closest existing name.
+func (r *Resolver) refineNotFound(ctx context.Context, named reference.Named, res *Result) {
+	c, host := res.cred, res.Registry
+	if c == nil {
+		return
+	}
+	tags, err := r.listTags(ctx, named, host, c)
+	var terr *transport.Error
+	switch {
+	case err == nil:
+		res.Outcome = TagNotFound
+		if t, ok := named.(reference.Tagged); ok {
+			res.Suggestion = closest(t.Tag(), tags)
+		}
+	case errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound:
+		res.Outcome = RepositoryNotFound
+		res.Suggestion = r.closestRepository(ctx, named, host, c)
+	}
+}
+
+func (r *Resolver) listTags(ctx context.Context, named reference.Named, host string, c *Credential) ([]string, error) {
+	ref, err := r.ggcrRef(named, host)
+	if err != nil {
+		return nil, err
+	}
+	release, err := r.acquire(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	p, err := r.puller(host, c)
+	if err != nil {
+		return nil, err
+	}
+	l, err := p.Lister(ctx, ref.Context())
+	if err != nil {
+		r.dropPuller(host, c)
+		return nil, err
+	}
+	page, err := l.Next(ctx)
+	if err != nil || page == nil {
+		return nil, err
+	}
+	return page.Tags, nil
+}
+
+// closestRepository suggests a repository: from the official images for
+// Docker Hub, else from the registry's catalog where it offers one.
+func (r *Resolver) closestRepository(ctx context.Context, named reference.Named, host string, c *Credential) string {
+	p := reference.Path(named)
+	if host == "docker.io" {
+		if lib, ok := strings.CutPrefix(p, "library/"); ok {
+			if s := closest(lib, officialImages()); s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	release, err := r.acquire(ctx, host)
+	if err != nil {
+		return ""
+	}
+	defer release()
+	ref, err := r.ggcrRef(named, host)
+	if err != nil {
+		return ""
+	}
+	pl, err := r.puller(host, c)
+	if err != nil {
+		return ""
+	}
+	cat, err := pl.Catalogger(ctx, ref.Context().Registry)
+	if err != nil {
+		return ""
+	}
+	page, err := cat.Next(ctx)
+	if err != nil || page == nil {
+		return ""
+	}
+	if s := closest(p, page.Repos); s != "" {
+		return host + "/" + s
+	}
+	return ""
+}
+
+// closest returns the candidate nearest to want by edit distance, when it
+// is near enough to be a plausible typo (at most a third of the longer
+// name, at least 1 and at most 4 edits).
+func closest(want string, candidates []string) string {
+	best, bestD := "", -1
+	for _, c := range candidates {
+		if c == want {
+			continue
+		}
+		d := editDistance(want, c)
+		if bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := min(4, max(1, max(len(want), len(best))/3))
+	if bestD < 0 || bestD > limit {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between two strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
