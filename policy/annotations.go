@@ -60,12 +60,48 @@ func ParseSkip(value string, known map[ID]bool) (Skip, error) {
 	return s, nil
 }
 
-// ParseExpectedStartup reads the value of the expected-startup annotation:
-// a whole number of seconds, 1 to 3600.
-func ParseExpectedStartup(value string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(value))
-	if err != nil || n < 1 || n > 3600 {
-		return 0, fmt.Errorf("%q is not a whole number of seconds from 1 to 3600", value)
+// ExpectedStartup is the start time declared for a pod's containers: one
+// number for all of them, and/or one per container name.
+type ExpectedStartup struct {
+	All         int
+	ByContainer map[string]int
+}
+
+// For returns the declared start time of a container, 0 when none.
+func (e ExpectedStartup) For(container string) int {
+	if n, ok := e.ByContainer[container]; ok {
+		return n
 	}
-	return n, nil
+	return e.All
+}
+
+// ParseExpectedStartup reads the value of the expected-startup annotation:
+// whole seconds from 1 to 3600, either one number for every container
+// ("90") or per container ("app=90,envoy=5"), or both ("5,app=90").
+func ParseExpectedStartup(value string) (ExpectedStartup, error) {
+	e := ExpectedStartup{ByContainer: map[string]int{}}
+	seconds := func(s string) (int, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 3600 {
+			return 0, fmt.Errorf("%q is not a whole number of seconds from 1 to 3600", strings.TrimSpace(s))
+		}
+		return n, nil
+	}
+	for _, part := range strings.Split(value, ",") {
+		name, secs, perContainer := strings.Cut(part, "=")
+		if !perContainer {
+			n, err := seconds(part)
+			if err != nil {
+				return ExpectedStartup{}, err
+			}
+			e.All = n
+			continue
+		}
+		n, err := seconds(secs)
+		if err != nil {
+			return ExpectedStartup{}, fmt.Errorf("container %q: %w", strings.TrimSpace(name), err)
+		}
+		e.ByContainer[strings.TrimSpace(name)] = n
+	}
+	return e, nil
 }

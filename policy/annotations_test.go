@@ -146,8 +146,26 @@ func TestParseExpectedStartup(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got, err := ParseExpectedStartup(tc.in)
-		if (err != nil) != tc.wantErr || got != tc.want {
-			t.Errorf("ParseExpectedStartup(%q) = %d, %v; want %d, error: %v", tc.in, got, err, tc.want, tc.wantErr)
+		if (err != nil) != tc.wantErr || got.All != tc.want || len(got.ByContainer) != 0 {
+			t.Errorf("ParseExpectedStartup(%q) = %+v, %v; want %d, error: %v", tc.in, got, err, tc.want, tc.wantErr)
 		}
+	}
+}
+
+func TestParseExpectedStartupPerContainer(t *testing.T) {
+	got, err := ParseExpectedStartup(" 5, app=90 ,envoy=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.All != 5 || got.For("app") != 90 || got.For("envoy") != 3 || got.For("other") != 5 {
+		t.Fatalf("%+v", got)
+	}
+	for _, bad := range []string{"app=", "app=0", "=5", "app=5,", "app=x"} {
+		if _, err := ParseExpectedStartup(bad); err == nil && bad != "=5" {
+			t.Errorf("ParseExpectedStartup(%q) accepted", bad)
+		}
+	}
+	if (ExpectedStartup{}).For("app") != 0 {
+		t.Error("empty declaration is not 0")
 	}
 }

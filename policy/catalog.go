@@ -42,6 +42,12 @@ func NewCatalog(o Options) *Catalog {
 	}
 }
 
+// NewCatalogOf builds a catalog of the given checks, for programs that
+// embed nobackoff with checks of their own.
+func NewCatalogOf(checks []Check, severity map[ID]Severity) *Catalog {
+	return &Catalog{checks: checks, severity: severity}
+}
+
 // Checks returns the checks in the order they run.
 func (c *Catalog) Checks() []Check { return c.checks }
 

@@ -140,7 +140,7 @@ func TestCatalogSeverityOverrideOnRealFindings(t *testing.T) {
 func TestNewCatalogStartupOptions(t *testing.T) {
 	opts := StartupDefaults{RuntimeJVM: 1}
 	_ = NewCatalog(Options{Startup: opts})
-	if DefaultStartup()[RuntimeJVM] != 45 {
+	if DefaultStartup()[RuntimeJVM] != 40 {
 		t.Error("NewCatalog changed the default table")
 	}
 	if len(opts) != 1 || opts[RuntimeJVM] != 1 {

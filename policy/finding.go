@@ -21,7 +21,33 @@ const (
 	ProbeTimeoutExceedsPeriod   ID = "probe.timeout-exceeds-period"
 	ResourcesMemoryLimitMissing ID = "resources.memory-limit-missing"
 	ResourcesHeapExceedsLimit   ID = "resources.heap-exceeds-limit"
+
+	ImageTagNotFound        ID = "image.tag-not-found"
+	ImageRepositoryNotFound ID = "image.repository-not-found"
+	ImageUnauthorized       ID = "image.unauthorized"
+	ImageForbidden          ID = "image.forbidden"
+	ImagePullSecretMissing  ID = "image.pull-secret-missing"
+	ImagePlatformMismatch   ID = "image.platform-mismatch"
+	ImageLookupInconclusive ID = "image.lookup-inconclusive"
+	ImageNoCommand          ID = "image.no-command"
+	ImageRunsAsRoot         ID = "image.runs-as-root"
 )
+
+// PublishedIDs is every check ID of the published catalog, including
+// checks this build may not run: a skip annotation written for them is
+// valid everywhere.
+func PublishedIDs() map[ID]bool {
+	ids := map[ID]bool{}
+	for _, id := range []ID{
+		ImageInvalidReference, ImageMutableTag, ProbeLivenessTooAggressive, ProbeLivenessEqualsReadines,
+		ProbePortNotFound, ProbePortNotDeclared, ProbeTimeoutExceedsPeriod, ResourcesMemoryLimitMissing,
+		ResourcesHeapExceedsLimit, ImageTagNotFound, ImageRepositoryNotFound, ImageUnauthorized, ImageForbidden,
+		ImagePullSecretMissing, ImagePlatformMismatch, ImageLookupInconclusive, ImageNoCommand, ImageRunsAsRoot,
+	} {
+		ids[id] = true
+	}
+	return ids
+}
 
 // Severity says how sure nobackoff is that a finding stops a pod from
 // coming up.
@@ -37,20 +63,23 @@ const (
 	Error
 )
 
-var severityNames = [...]string{Info: "info", Warning: "warning", Error: "error"}
-
 func (s Severity) String() string {
-	if s < Info || s > Error {
-		return fmt.Sprintf("severity(%d)", int(s))
+	switch s {
+	case Info:
+		return "info"
+	case Warning:
+		return "warning"
+	case Error:
+		return "error"
 	}
-	return severityNames[s]
+	return fmt.Sprintf("severity(%d)", int(s))
 }
 
 // ParseSeverity reads a severity name as written in configuration.
 func ParseSeverity(s string) (Severity, error) {
-	for i, n := range severityNames {
-		if strings.EqualFold(s, n) {
-			return Severity(i), nil
+	for _, v := range []Severity{Info, Warning, Error} {
+		if strings.EqualFold(s, v.String()) {
+			return v, nil
 		}
 	}
 	return Info, fmt.Errorf("unknown severity %q (want info, warning or error)", s)

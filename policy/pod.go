@@ -15,10 +15,10 @@ type Pod struct {
 	// a Pod, "spec.template.spec" for most workloads and
 	// "spec.jobTemplate.spec.template.spec" for a CronJob.
 	Path string
-	// ExpectedStartupSeconds is the start time declared with the
-	// nobackoff.io/expected-startup-seconds annotation; 0 when absent, in
-	// which case checks fall back to the runtime defaults.
-	ExpectedStartupSeconds int
+	// ExpectedStartup is the start time declared with the
+	// nobackoff.io/expected-startup-seconds annotation; where it says
+	// nothing, checks fall back to the runtime defaults.
+	ExpectedStartup ExpectedStartup
 }
 
 // Check is one entry of the catalog.

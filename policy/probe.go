@@ -160,17 +160,18 @@ func (livenessTooAggressive) ID() ID { return ProbeLivenessTooAggressive }
 func (l livenessTooAggressive) Check(_ context.Context, p *Pod) ([]Finding, error) {
 	var out []Finding
 	for _, c := range p.Containers() {
-		if !c.Probed() || c.LivenessProbe == nil {
+		if !c.Probed() || (c.LivenessProbe == nil && c.StartupProbe == nil) {
 			continue
 		}
-		// A startupProbe holds liveness off until it succeeds, so it is the
-		// startup probe that must outlast the start.
+		// A startupProbe holds liveness off until it succeeds, and kills
+		// the container itself when it gives up: it is the one that must
+		// outlast the start. Without one, liveness must.
 		guard, field, what := c.LivenessProbe, "livenessProbe", "liveness probe"
 		if c.StartupProbe != nil {
 			guard, field, what = c.StartupProbe, "startupProbe", "startup probe"
 		}
 		t := timingOf(guard)
-		expected, why := l.startup.Expect(c, p.ExpectedStartupSeconds)
+		expected, why := l.startup.Expect(c, p.ExpectedStartup.For(c.Name))
 		if t.budget() >= int64(expected) {
 			continue
 		}
@@ -270,6 +271,20 @@ func (portNotDeclared) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			podPorts[cp.ContainerPort] = true
 		}
 	}
+	// Two probes of one container aimed at the same undeclared port (a
+	// health port such as ingress-nginx's 10254) are deliberate, not a typo.
+	type target struct {
+		path string
+		port int32
+	}
+	probesOn := map[target]int{}
+	for _, cp := range podProbes(p) {
+		if pp, ok := portOf(cp.probe); ok && !pp.remote {
+			if port, named, found := resolvePort(cp.c, pp.port); !named && found {
+				probesOn[target{cp.c.Path, port}]++
+			}
+		}
+	}
 	var out []Finding
 	for _, cp := range podProbes(p) {
 		c, np := cp.c, cp.namedProbe
@@ -279,6 +294,12 @@ func (portNotDeclared) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		}
 		port, named, found := resolvePort(c, pp.port)
 		if named || !found || podPorts[port] {
+			continue
+		}
+		if probesOn[target{c.Path, port}] > 1 {
+			out = append(out, c.Finding(ProbePortNotDeclared, Info, np.field+"."+pp.field,
+				fmt.Sprintf("%s probe port %d is not among the container's ports; other probes use it too, so it looks deliberate", np.kind, port),
+				fmt.Sprintf("declare containerPort: %d so the probes' target is explicit", port)))
 			continue
 		}
 		if len(c.Ports) == 0 {

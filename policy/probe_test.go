@@ -63,7 +63,7 @@ func TestLivenessTooAggressive(t *testing.T) {
 		opts     Options
 		want     []want
 	}{
-		// JVM recognised in the different ways, default liveness (30 s) < 45 s.
+		// JVM recognised in the different ways, default liveness (30 s) < 40 s.
 		{name: "jvm image, default liveness", spec: one(app(jvmImage, nil)), want: []want{{Warning, live, "app"}}},
 		{name: "java -jar command", spec: one(app(goImage, func(c *corev1.Container) {
 			c.Command = []string{"java", "-jar", "app.jar"}
@@ -76,14 +76,18 @@ func TestLivenessTooAggressive(t *testing.T) {
 		})), want: []want{{Warning, live, "app"}}},
 		{name: "javascript image is not a JVM", spec: one(app("ghcr.io/acme/javascript-app:1", nil))},
 
-		// The budget around the JVM's 45 s.
-		{name: "budget 44 below 45", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 14, 0, 0) })),
+		// The budget around the JVM's 40 s.
+		{name: "budget 39 below 40", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 9, 0, 0) })),
 			want: []want{{Warning, live, "app"}}},
-		{name: "budget 45 equals expected", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 15, 0, 0) }))},
-		{name: "budget 46 above expected", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 16, 0, 0) }))},
-		{name: "period 5 x failure 9 = 45", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 0, 5, 9) }))},
-		{name: "period 5 x failure 8 = 40", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 0, 5, 8) })),
+		{name: "budget 40 equals expected", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 10, 0, 0) }))},
+		{name: "budget 41 above expected", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 11, 0, 0) }))},
+		{name: "period 5 x failure 8 = 40", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 0, 5, 8) }))},
+		{name: "period 5 x failure 7 = 35", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 0, 5, 7) })),
 			want: []want{{Warning, live, "app"}}},
+		{name: "too short startupProbe without liveness", spec: one(app(jvmImage, func(c *corev1.Container) {
+			c.LivenessProbe = nil
+			c.StartupProbe = timed(httpProbe("/up", port(8080)), 0, 2, 3)
+		})), want: []want{{Warning, tmpl + ".containers[0].startupProbe", "app"}}},
 		{name: "generous liveness on a JVM", spec: one(app(jvmImage, func(c *corev1.Container) { timed(c.LivenessProbe, 60, 10, 3) }))},
 
 		// Declared start time.
@@ -155,7 +159,7 @@ func TestLivenessTooAggressive(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := podOf(tc.spec)
-			p.ExpectedStartupSeconds = tc.declared
+			p.ExpectedStartup = ExpectedStartup{All: tc.declared}
 			runAndAssert(t, tc.opts, ProbeLivenessTooAggressive, p, tc.want)
 		})
 	}

@@ -161,11 +161,23 @@ func envTokens(c ContainerRef, env map[string]string, index map[string]int, name
 	return out
 }
 
-// jvmOptionsWithArg are java launcher options whose value is the next word.
-var jvmOptionsWithArg = map[string]bool{
-	"-cp": true, "-classpath": true, "--class-path": true, "-p": true, "--module-path": true,
-	"--upgrade-module-path": true, "--add-modules": true, "--add-opens": true, "--add-exports": true,
-	"--add-reads": true, "--patch-module": true, "--limit-modules": true, "--enable-native-access": true,
+// jvmOptionWithArg reports java launcher options whose value is the next
+// word.
+func jvmOptionWithArg(opt string) bool {
+	switch opt {
+	case "-cp", "-classpath", "--class-path", "-p", "--module-path", "--upgrade-module-path", "--add-modules",
+		"--add-opens", "--add-exports", "--add-reads", "--patch-module", "--limit-modules", "--enable-native-access":
+		return true
+	}
+	return false
+}
+
+// scriptJVMOptions are variables that launch scripts (catalina.sh,
+// Elasticsearch's and Kafka's start scripts, most images' entrypoints) pass
+// to java. The JVM itself does not read them, so they count only when java
+// is not started directly.
+func scriptJVMOptions() []string {
+	return []string{"JAVA_OPTS", "CATALINA_OPTS", "ES_JAVA_OPTS", "KAFKA_HEAP_OPTS", "JVM_OPTS"}
 }
 
 // heapSettings finds the effective heap ceilings of a container: at most one
@@ -175,17 +187,19 @@ func heapSettings(c ContainerRef) []heapSetting {
 	cmd := commandTokens(c, env)
 	var out []heapSetting
 
-	// JVM: JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS are read before the
-	// command line, JAVA_OPTS is passed on by launch scripts, and
-	// _JAVA_OPTIONS overrides everything; the last -Xmx wins.
+	// JVM: JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS are read by the JVM
+	// before its command line; the launch scripts' variables come before
+	// the command line too; _JAVA_OPTIONS overrides everything. The last
+	// -Xmx wins.
+	sources := [][]token{envTokens(c, env, index, "JAVA_TOOL_OPTIONS"), envTokens(c, env, index, "JDK_JAVA_OPTIONS")}
+	if !startsJavaDirectly(cmd) {
+		for _, v := range scriptJVMOptions() {
+			sources = append(sources, envTokens(c, env, index, v))
+		}
+	}
+	sources = append(sources, jvmLauncherOptions(cmd), envTokens(c, env, index, "_JAVA_OPTIONS"))
 	var jvm *heapSetting
-	for _, toks := range [][]token{
-		envTokens(c, env, index, "JAVA_TOOL_OPTIONS"),
-		envTokens(c, env, index, "JDK_JAVA_OPTIONS"),
-		envTokens(c, env, index, "JAVA_OPTS"),
-		jvmLauncherOptions(cmd),
-		envTokens(c, env, index, "_JAVA_OPTIONS"),
-	} {
+	for _, toks := range sources {
 		if h, ok := lastJVMHeap(toks); ok {
 			jvm = &h
 		}
@@ -196,7 +210,7 @@ func heapSettings(c ContainerRef) []heapSetting {
 
 	// Node.js: NODE_OPTIONS is read first, then the command line.
 	var node *heapSetting
-	for _, toks := range [][]token{envTokens(c, env, index, "NODE_OPTIONS"), cmd} {
+	for _, toks := range [][]token{envTokens(c, env, index, "NODE_OPTIONS"), nodeOptions(cmd)} {
 		if h, ok := lastNodeHeap(toks); ok {
 			node = &h
 		}
@@ -237,13 +251,56 @@ func jvmLauncherOptions(toks []token) []token {
 				i++
 				appArgs = true
 				continue
-			case jvmOptionsWithArg[t]:
+			case jvmOptionWithArg(t):
 				i++
 				continue
 			case !strings.HasPrefix(t, "-"):
 				appArgs = true
 				continue
 			}
+		}
+		out = append(out, toks[i])
+	}
+	return out
+}
+
+// startsJavaDirectly reports whether the container's command line runs
+// java itself (exec form), so no launch script reads JAVA_OPTS and the like.
+// A shell line that expands such a variable is not direct.
+func startsJavaDirectly(cmd []token) bool {
+	if len(cmd) == 0 || path.Base(cmd[0].text) != "java" {
+		return false
+	}
+	for _, t := range cmd {
+		if strings.Contains(t.text, "$") {
+			return false
+		}
+	}
+	return true
+}
+
+// nodeOptions keeps the words that node reads as its own options: after
+// "node", options end at the script; what follows goes to the script.
+// Before any "node" word every option counts (the entrypoint may be node).
+func nodeOptions(toks []token) []token {
+	var out []token
+	sawNode, appArgs := false, false
+	for i := 0; i < len(toks); i++ {
+		t := toks[i].text
+		if path.Base(t) == "node" || path.Base(t) == "nodejs" {
+			sawNode, appArgs = true, false
+			continue
+		}
+		if appArgs {
+			continue
+		}
+		if sawNode && !strings.HasPrefix(t, "-") {
+			if i > 0 && nodeOldFlag.MatchString(toks[i-1].text) && !strings.Contains(toks[i-1].text, "=") {
+				out = append(out, toks[i]) // the value of --max-old-space-size N
+				continue
+			}
+			appArgs = true
+			continue
 		}
 		out = append(out, toks[i])
 	}

@@ -144,7 +144,28 @@ func TestHeapExceedsLimit(t *testing.T) {
 		{name: "JAVA_TOOL_OPTIONS", spec: one("1Gi", func(c *corev1.Container) {
 			c.Env = env("TZ", "UTC", "JAVA_TOOL_OPTIONS", "-XX:+UseG1GC -Xmx2g")
 		}), want: hit("env[1].value")},
-		{name: "JAVA_OPTS", spec: one("1Gi", func(c *corev1.Container) { c.Env = env("JAVA_OPTS", "-Xmx1g") }), want: hit("env[0].value")},
+		{name: "JAVA_OPTS read by a launch script", spec: one("1Gi", func(c *corev1.Container) {
+			c.Command = []string{"/opt/app/bin/start.sh"}
+			c.Env = env("JAVA_OPTS", "-Xmx1g")
+		}), want: hit("env[0].value")},
+		{name: "JAVA_OPTS ignored when java runs directly", spec: one("1Gi", func(c *corev1.Container) {
+			c.Args = []string{"-jar", "/app.jar"}
+			c.Env = env("JAVA_OPTS", "-Xmx2g")
+		})},
+		{name: "JAVA_OPTS expanded by a shell line", spec: one("1Gi", func(c *corev1.Container) {
+			c.Command = []string{"sh", "-c", "exec java $JAVA_OPTS -jar /app.jar"}
+			c.Env = env("JAVA_OPTS", "-Xmx2g")
+		}), want: hit("env[0].value")},
+		{name: "ES_JAVA_OPTS on an Elasticsearch image", spec: one("2Gi", func(c *corev1.Container) {
+			c.Command = nil
+			c.Env = env("ES_JAVA_OPTS", "-Xms2g -Xmx2g")
+		}), want: hit("env[0].value")},
+		{name: "node flag after the script goes to the script", spec: one("2Gi", func(c *corev1.Container) {
+			c.Command = []string{"node", "dist/main.js", "--max-old-space-size=4096"}
+		})},
+		{name: "node flag before the script", spec: one("2Gi", func(c *corev1.Container) {
+			c.Command = []string{"node", "--max-old-space-size", "4096", "dist/main.js"}
+		}), want: hit("command[1]")},
 		{name: "JDK_JAVA_OPTIONS", spec: one("1Gi", func(c *corev1.Container) { c.Env = env("JDK_JAVA_OPTIONS", "-Xmx3g") }), want: hit("env[0].value")},
 		{name: "_JAVA_OPTIONS", spec: one("1Gi", func(c *corev1.Container) { c.Env = env("_JAVA_OPTIONS", "-Xmx2g") }), want: hit("env[0].value")},
 		{name: "JAVA_TOOL_OPTIONS below the limit", spec: one("1Gi", func(c *corev1.Container) { c.Env = env("JAVA_TOOL_OPTIONS", "-Xmx512m") })},
@@ -170,6 +191,7 @@ func TestHeapExceedsLimit(t *testing.T) {
 			c.Env = env("JAVA_TOOL_OPTIONS", "-Xmx512m")
 		}), want: hit("args[0]")},
 		{name: "JAVA_OPTS after JAVA_TOOL_OPTIONS", spec: one("1Gi", func(c *corev1.Container) {
+			c.Command = []string{"/docker-entrypoint.sh"}
 			c.Env = env("JAVA_OPTS", "-Xmx2g", "JAVA_TOOL_OPTIONS", "-Xmx512m")
 		}), want: hit("env[0].value")},
 		{name: "duplicate env var, last definition wins", spec: one("1Gi", func(c *corev1.Container) {

@@ -22,6 +22,11 @@ const (
 	RuntimeOther  Runtime = "other"
 )
 
+// Runtimes lists the recognised runtimes, slowest-starting first.
+func Runtimes() []Runtime {
+	return []Runtime{RuntimeJVM, RuntimeRuby, RuntimeDotnet, RuntimePython, RuntimeNode, RuntimePHP, RuntimeOther}
+}
+
 // StartupDefaults maps each runtime to the seconds an application of that
 // runtime is expected to need before its probes pass. The values are
 // typical start times of real services on a modest CPU limit, not worst
@@ -32,7 +37,7 @@ type StartupDefaults map[Runtime]int
 // time").
 func DefaultStartup() StartupDefaults {
 	return StartupDefaults{
-		RuntimeJVM:    45, // Spring Boot, Quarkus JVM mode, Tomcat: class loading and JIT warm-up
+		RuntimeJVM:    40, // Spring Boot, Quarkus JVM mode, Tomcat: class loading and JIT warm-up
 		RuntimeDotnet: 15,
 		RuntimeRuby:   20, // Rails boots the whole application eagerly in production
 		RuntimePython: 10,
@@ -44,7 +49,7 @@ func DefaultStartup() StartupDefaults {
 
 // Expect returns the start time to assume for a container and a short
 // phrase saying where it comes from ("a JVM app needs"). declared (seconds
-// from the annotation) wins when set.
+// from the annotation, 0 for none) wins when set.
 func (d StartupDefaults) Expect(c ContainerRef, declared int) (int, string) {
 	if declared > 0 {
 		return declared, "its " + ExpectedStartupAnnotation + " says it needs"
@@ -60,34 +65,51 @@ func (d StartupDefaults) Expect(c ContainerRef, declared int) (int, string) {
 	case RuntimeJVM:
 		return n, "a JVM app needs"
 	default:
-		return n, fmt.Sprintf("a %s app needs", runtimeTitle[rt])
+		return n, fmt.Sprintf("a %s app needs", runtimeTitle(rt))
 	}
 }
 
-var runtimeTitle = map[Runtime]string{
-	RuntimeDotnet: ".NET", RuntimeRuby: "Ruby", RuntimePython: "Python", RuntimeNode: "Node.js", RuntimePHP: "PHP",
+func runtimeTitle(rt Runtime) string {
+	switch rt {
+	case RuntimeDotnet:
+		return ".NET"
+	case RuntimeRuby:
+		return "Ruby"
+	case RuntimePython:
+		return "Python"
+	case RuntimeNode:
+		return "Node.js"
+	case RuntimePHP:
+		return "PHP"
+	}
+	return string(rt)
 }
 
-// Image name words and executables that identify each runtime. Matching is
-// on whole words of the image's repository path (split at / - _ .), so
-// "javascript" is not "java".
-var runtimeSigns = []struct {
-	rt          Runtime
-	imageWords  []string
+// runtimeSign is how one runtime is recognised.
+type runtimeSign struct {
+	rt Runtime
+	// images are repository names (the last path component) that run it;
+	// for the JVM, whose product names rarely mean anything else, any word
+	// of the repository path counts.
+	images      []string
 	executables []string
 	envVars     []string
-}{
-	{RuntimeJVM,
-		[]string{"java", "openjdk", "jdk", "jre", "temurin", "corretto", "zulu", "liberica", "semeru", "graalvm",
-			"tomcat", "jetty", "wildfly", "jboss", "keycloak", "spring", "springboot", "elasticsearch", "opensearch",
-			"logstash", "kafka", "zookeeper", "jenkins", "sonarqube", "nexus3", "solr", "cassandra", "neo4j", "flink", "trino"},
-		[]string{"java", "catalina.sh", "mvn", "gradle", "gradlew"},
-		[]string{"JAVA_TOOL_OPTIONS", "JAVA_OPTS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CATALINA_OPTS"}},
-	{RuntimeDotnet, []string{"dotnet", "aspnet"}, []string{"dotnet"}, []string{"ASPNETCORE_URLS", "DOTNET_ENVIRONMENT", "ASPNETCORE_ENVIRONMENT"}},
-	{RuntimeRuby, []string{"ruby", "rails"}, []string{"ruby", "rails", "bundle", "puma", "unicorn", "sidekiq"}, []string{"RAILS_ENV", "RACK_ENV"}},
-	{RuntimePython, []string{"python", "django", "flask"}, []string{"python", "python3", "gunicorn", "uvicorn", "celery", "flask", "django-admin"}, []string{"PYTHONPATH", "DJANGO_SETTINGS_MODULE"}},
-	{RuntimeNode, []string{"node", "nodejs"}, []string{"node", "npm", "npx", "yarn", "pnpm"}, []string{"NODE_OPTIONS", "NODE_ENV"}},
-	{RuntimePHP, []string{"php", "php-fpm"}, []string{"php", "php-fpm", "artisan"}, nil},
+}
+
+func runtimeSigns() []runtimeSign {
+	return []runtimeSign{
+		{RuntimeJVM,
+			[]string{"java", "openjdk", "jdk", "jre", "temurin", "corretto", "zulu", "liberica", "semeru", "graalvm",
+				"tomcat", "jetty", "wildfly", "jboss", "keycloak", "spring", "springboot", "elasticsearch", "opensearch",
+				"logstash", "kafka", "zookeeper", "jenkins", "sonarqube", "nexus3", "solr", "cassandra", "neo4j", "flink", "trino"},
+			[]string{"java", "catalina.sh", "mvn", "gradle", "gradlew"},
+			[]string{"JAVA_TOOL_OPTIONS", "JAVA_OPTS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CATALINA_OPTS"}},
+		{RuntimeDotnet, []string{"dotnet", "aspnet"}, []string{"dotnet"}, []string{"ASPNETCORE_URLS", "DOTNET_ENVIRONMENT", "ASPNETCORE_ENVIRONMENT"}},
+		{RuntimeRuby, []string{"ruby", "rails", "jruby"}, []string{"ruby", "rails", "bundle", "puma", "unicorn", "sidekiq"}, []string{"RAILS_ENV", "RACK_ENV"}},
+		{RuntimePython, []string{"python", "pypy", "django", "flask"}, []string{"python", "python3", "gunicorn", "uvicorn", "celery", "flask", "django-admin"}, []string{"PYTHONPATH", "DJANGO_SETTINGS_MODULE"}},
+		{RuntimeNode, []string{"node", "nodejs"}, []string{"node", "npm", "npx", "yarn", "pnpm"}, []string{"NODE_OPTIONS", "NODE_ENV"}},
+		{RuntimePHP, []string{"php", "php-fpm"}, []string{"php", "php-fpm", "artisan"}, nil},
+	}
 }
 
 // DetectRuntime recognises the runtime of a container from its command,
@@ -100,7 +122,8 @@ func DetectRuntime(c ContainerRef) Runtime {
 			execs = append(execs, path.Base(f))
 		}
 	}
-	for _, s := range runtimeSigns {
+	signs := runtimeSigns()
+	for _, s := range signs {
 		for _, e := range s.executables {
 			for _, x := range execs {
 				if x == e || (s.rt == RuntimeJVM && x == "-jar") {
@@ -116,15 +139,23 @@ func DetectRuntime(c ContainerRef) Runtime {
 			}
 		}
 	}
-	repo := c.Image
+	repo := strings.ToLower(c.Image)
 	if r, err := ParseImage(c.Image); err == nil {
 		repo = r.Path
 	}
-	words := strings.FieldsFunc(strings.ToLower(repo), func(r rune) bool {
-		return r == '/' || r == '-' || r == '_' || r == '.' || r == ':'
-	})
-	for _, s := range runtimeSigns {
-		for _, w := range s.imageWords {
+	// "dotnet/aspnet" and "library/node" name a runtime; "node-exporter"
+	// and "calico/node" do not, so outside the JVM only the repository's
+	// own name counts, as a whole or with a version ("nodejs-20").
+	name := path.Base(repo)
+	words := strings.FieldsFunc(repo, func(r rune) bool { return r == '/' || r == '-' || r == '_' || r == '.' })
+	for _, s := range signs {
+		for _, w := range s.images {
+			if name == w || versioned(name, w) || (s.rt == RuntimeDotnet && strings.HasPrefix(repo, "dotnet/")) {
+				return s.rt
+			}
+			if s.rt != RuntimeJVM {
+				continue
+			}
 			for _, x := range words {
 				if x == w {
 					return s.rt
@@ -133,4 +164,11 @@ func DetectRuntime(c ContainerRef) Runtime {
 		}
 	}
 	return RuntimeOther
+}
+
+// versioned reports whether name is word followed by a version, as in
+// "nodejs-20" or "python-311".
+func versioned(name, word string) bool {
+	rest, ok := strings.CutPrefix(name, word+"-")
+	return ok && rest != "" && rest[0] >= '0' && rest[0] <= '9'
 }

@@ -23,9 +23,11 @@ func TestDetectRuntime(t *testing.T) {
 		{"registry host is not the repository", corev1.Container{Image: "java.example.com/team/api:1.0"}, RuntimeOther},
 		{"dotnet aspnet image", corev1.Container{Image: "mcr.microsoft.com/dotnet/aspnet:8.0"}, RuntimeDotnet},
 		{"ruby image", corev1.Container{Image: "ruby:3.3-slim"}, RuntimeRuby},
-		{"rails word", corev1.Container{Image: "acme/rails-shop:2"}, RuntimeRuby},
+		{"rails word in a longer name is not enough", corev1.Container{Image: "acme/rails-shop:2"}, RuntimeOther},
+		{"node-exporter is a Go binary", corev1.Container{Image: "quay.io/prometheus/node-exporter:v1.8.2"}, RuntimeOther},
+		{"bitnami node", corev1.Container{Image: "bitnami/node:22"}, RuntimeNode},
 		{"python image", corev1.Container{Image: "python:3.12-slim"}, RuntimePython},
-		{"django word", corev1.Container{Image: "acme/django_site:5"}, RuntimePython},
+		{"django word in a longer name is not enough", corev1.Container{Image: "acme/django_site:5"}, RuntimeOther},
 		{"node image", corev1.Container{Image: "node:20-alpine"}, RuntimeNode},
 		{"nodejs word", corev1.Container{Image: "registry.access.redhat.com/ubi9/nodejs-20"}, RuntimeNode},
 		{"php-fpm image", corev1.Container{Image: "php:8.3-fpm"}, RuntimePHP},
@@ -76,8 +78,8 @@ func TestDefaultStartup(t *testing.T) {
 			t.Errorf("DefaultStartup()[%s] = %d, want a positive number of seconds", rt, d[rt])
 		}
 	}
-	if d[RuntimeJVM] != 45 {
-		t.Errorf("DefaultStartup()[jvm] = %d, want the documented 45", d[RuntimeJVM])
+	if d[RuntimeJVM] != 40 {
+		t.Errorf("DefaultStartup()[jvm] = %d, want the documented 40", d[RuntimeJVM])
 	}
 	// The default liveness probe (30 s budget) must not flag a fast runtime:
 	// only the JVM's default is above it.
@@ -88,7 +90,7 @@ func TestDefaultStartup(t *testing.T) {
 	}
 	// Each call returns a fresh table: changing one does not change the next.
 	d[RuntimeJVM] = 1
-	if DefaultStartup()[RuntimeJVM] != 45 {
+	if DefaultStartup()[RuntimeJVM] != 40 {
 		t.Errorf("DefaultStartup() shares its map between calls")
 	}
 }
@@ -104,12 +106,12 @@ func TestStartupDefaultsExpect(t *testing.T) {
 		declared int
 		want     int
 	}{
-		{"jvm default", DefaultStartup(), jvm, 0, 45},
+		{"jvm default", DefaultStartup(), jvm, 0, 40},
 		{"other default", DefaultStartup(), goApp, 0, 5},
 		{"declared wins", DefaultStartup(), jvm, 120, 120},
 		{"declared wins downward", DefaultStartup(), jvm, 3, 3},
 		{"overridden table", StartupDefaults{RuntimeJVM: 90}, jvm, 0, 90},
-		{"missing entry falls back to the default table", StartupDefaults{RuntimeNode: 1}, jvm, 0, 45},
+		{"missing entry falls back to the default table", StartupDefaults{RuntimeNode: 1}, jvm, 0, 40},
 		{"nil table falls back to the default table", nil, goApp, 0, 5},
 	}
 	for _, tc := range tests {

@@ -48,15 +48,21 @@ const (
 	verdictWarned  = "warned"
 	verdictDenied  = "denied"
 	verdictSkipped = "skipped" // not checked: kind, operation or owner
+	verdictFailed  = "failed"  // could not be checked
 )
 
 // HandlerOptions configure admission handling.
 type HandlerOptions struct {
-	// CheckControllerOwnedPods also checks Pods created by a controller.
-	// Off by default: their template was checked when the workload was
-	// applied, and warnings on such pods reach nobody.
-	CheckControllerOwnedPods bool
+	// CheckControllerOwned also checks objects created by a controller of
+	// a checked kind (Pods of ReplicaSets, ReplicaSets of Deployments, Jobs
+	// of CronJobs). Off by default: their template was checked when the
+	// workload was applied, and warnings on them reach nobody.
+	CheckControllerOwned bool
 }
+
+// readTimeout bounds reading a review's body, so a client that trickles
+// it cannot hold a handler.
+const readTimeout = 10 * time.Second
 
 // Handler answers AdmissionReviews for one mode. It implements
 // controller-runtime's admission.Handler, and serves HTTP itself so that a
@@ -90,6 +96,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("nobackoff: Content-Type %q: want application/json", ct), http.StatusUnsupportedMediaType)
 		return
 	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
 	review, err := readReview(r.Body)
 	if err != nil {
 		h.log.Warn("bad admission request", "remote", r.RemoteAddr, "error", err)
@@ -97,7 +104,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := admission.Request{AdmissionRequest: *review.Request}
-	resp := h.safeHandle(r.Context(), req)
+	resp, err := h.safeHandle(r.Context(), req)
+	if err != nil {
+		h.log.Error("review failed", "uid", req.UID, "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "error", err)
+		h.metrics.review(metricKind(req.Kind.Kind), verdictFailed)
+		if h.mode == Enforce {
+			// No AdmissionReview: the API server applies the webhook's
+			// failurePolicy, as for any webhook failure.
+			http.Error(w, "nobackoff: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		// Warn mode never denies: admit, and say that nothing was checked.
+		resp = admission.Allowed("")
+		resp.Warnings = []string{truncate(oneLine("[nobackoff] not checked: "+err.Error()), maxWarningLen)}
+	}
 	resp.UID = req.UID
 	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: &resp.AdmissionResponse}
 	w.Header().Set("Content-Type", "application/json")
@@ -139,27 +159,43 @@ func readReview(body io.Reader) (*admissionv1.AdmissionReview, error) {
 	return &review, nil
 }
 
-// safeHandle turns a panic in review code into an error response, so that
-// one bad object never takes the server down; with failurePolicy Ignore the
-// API server then admits the object.
-func (h *Handler) safeHandle(ctx context.Context, req admission.Request) (resp admission.Response) {
+// safeHandle reviews a request, turning a panic into an error so that one
+// bad object never takes the server down.
+func (h *Handler) safeHandle(ctx context.Context, req admission.Request) (resp admission.Response, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			h.log.Error("panic while reviewing", "uid", req.UID, "kind", req.Kind.Kind, "name", req.Name, "panic", p)
-			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("internal error reviewing %s %s", req.Kind.Kind, req.Name))
+			err = fmt.Errorf("internal error reviewing %s %s: %v", req.Kind.Kind, req.Name, p)
 		}
 	}()
-	return h.Handle(ctx, req)
+	return h.review(ctx, req)
 }
 
-// Handle reviews one admission request.
+// Handle reviews one admission request (controller-runtime's
+// admission.Handler). A request that cannot be reviewed is answered by the
+// mode's rule: admitted with a warning in warn mode, an error in enforce
+// mode.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	gvk := schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
-	skip := func(why string) admission.Response {
-		h.metrics.review(req.Kind.Kind, verdictSkipped)
-		return admission.Allowed(why)
+	resp, err := h.safeHandle(ctx, req)
+	if err == nil {
+		return resp
 	}
-	if req.SubResource != "" || !IsWorkloadKind(gvk) {
+	if h.mode == Enforce {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	resp = admission.Allowed("")
+	resp.Warnings = []string{truncate(oneLine("[nobackoff] not checked: "+err.Error()), maxWarningLen)}
+	return resp
+}
+
+// review checks one request; an error means it could not be checked.
+func (h *Handler) review(ctx context.Context, req admission.Request) (admission.Response, error) {
+	gvk := schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
+	skip := func(why string) (admission.Response, error) {
+		h.metrics.review(metricKind(gvk.Kind), verdictSkipped)
+		return admission.Allowed(why), nil
+	}
+	ephemeral := gvk.Kind == "Pod" && req.SubResource == "ephemeralcontainers"
+	if (req.SubResource != "" && !ephemeral) || !IsWorkloadKind(gvk) {
 		return skip("")
 	}
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
@@ -167,8 +203,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	}
 	w, err := DecodeWorkload(gvk, req.Object.Raw, false)
 	if err != nil {
-		h.log.Warn("undecodable object", "uid", req.UID, "kind", gvk.Kind, "name", req.Name, "error", err)
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding %s: %w", gvk.Kind, err))
+		return admission.Response{}, fmt.Errorf("decoding %s: %w", gvk.Kind, err)
 	}
 	if w.Namespace == "" {
 		w.Namespace = req.Namespace
@@ -176,23 +211,61 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	if w.Name == "" {
 		w.Name = req.Name
 	}
-	if w.ControllerOwned() && !h.opts.CheckControllerOwnedPods {
-		return skip("controller-owned pod: its template was checked")
+	if w.ControllerOwned() && !h.opts.CheckControllerOwned {
+		return skip("created by a checked controller: its template was checked")
 	}
+	var old *Workload
 	if req.Operation == admissionv1.Update {
-		old, err := DecodeWorkload(gvk, req.OldObject.Raw, false)
-		if err == nil && equality.Semantic.DeepEqual(old.Spec, w.Spec) {
+		if old, err = DecodeWorkload(gvk, req.OldObject.Raw, false); err != nil {
+			return admission.Response{}, fmt.Errorf("decoding the old %s: %w", gvk.Kind, err)
+		}
+		if equality.Semantic.DeepEqual(old.Spec, w.Spec) {
 			return skip("pod spec unchanged")
 		}
 	}
 
 	res := h.engine.Review(ctx, w)
+	if ephemeral {
+		onlyNewEphemeral(&res, old, w)
+	}
 	resp := h.verdict(w, &res)
 	h.metrics.recordFindings(&res)
-	h.log.Info("reviewed", "uid", req.UID, "kind", w.Kind, "namespace", w.Namespace, "name", w.Name,
+	defer h.log.Info("reviewed", "uid", req.UID, "kind", w.Kind, "namespace", w.Namespace, "name", w.Name,
 		"operation", req.Operation, "dryRun", req.DryRun != nil && *req.DryRun,
 		"verdict", resp.AuditAnnotations["verdict"], "findings", len(res.Findings), "exempted", len(res.Exempted))
-	return resp
+	return resp, nil
+}
+
+// onlyNewEphemeral keeps the findings about ephemeral containers added by
+// this request: the rest of a running pod was checked when it was created.
+func onlyNewEphemeral(res *Result, old, w *Workload) {
+	existing := map[string]bool{}
+	if old != nil {
+		for _, c := range old.Spec.EphemeralContainers {
+			existing[c.Name] = true
+		}
+	}
+	prefix := w.SpecPath + ".ephemeralContainers["
+	keep := func(fs []policy.Finding) []policy.Finding {
+		var out []policy.Finding
+		for _, f := range fs {
+			if strings.HasPrefix(f.Field, prefix) && !existing[f.Container] {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	res.Findings, res.Exempted = keep(res.Findings), keep(res.Exempted)
+}
+
+// metricKind bounds the kind label to the kinds nobackoff checks.
+func metricKind(kind string) string {
+	for _, w := range WorkloadKinds() {
+		if w.Kind == kind {
+			return kind
+		}
+	}
+	return "other"
 }
 
 // verdict turns a review result into the response for the handler's mode.

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -221,8 +223,8 @@ func TestControllerOwnedPods(t *testing.T) {
 	if resp := post(t, newHandler(Enforce, HandlerOptions{}), body); !resp.Allowed || len(resp.Warnings) > 0 {
 		t.Fatalf("controller-owned pod checked by default: allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
 	}
-	if resp := post(t, newHandler(Enforce, HandlerOptions{CheckControllerOwnedPods: true}), body); resp.Allowed {
-		t.Fatal("CheckControllerOwnedPods did not check the pod")
+	if resp := post(t, newHandler(Enforce, HandlerOptions{CheckControllerOwned: true}), body); resp.Allowed {
+		t.Fatal("CheckControllerOwned did not check the pod")
 	}
 	bare := controllerOwnedPod()
 	bare.OwnerReferences = nil
@@ -366,11 +368,88 @@ func TestMalformedRequests(t *testing.T) {
 	}
 }
 
-func TestUndecodableObjectIsAnErrorNotAPanic(t *testing.T) {
-	body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"7f0b2b4e-1d5c-4a57-9d0e-1c6f5d8e2a01",
+// panicking is a check that fails the way a bug would.
+type panicking struct{}
+
+func (panicking) ID() policy.ID { return "test.panics" }
+
+func (panicking) Check(context.Context, *policy.Pod) ([]policy.Finding, error) { panic("boom") }
+
+// TestFailuresNeverDenyInWarnMode: a review that cannot be done is admitted
+// with a warning in warn mode; in enforce mode the answer is an HTTP 500,
+// so the API server applies the webhook's failurePolicy.
+func TestFailuresNeverDenyInWarnMode(t *testing.T) {
+	undecodable := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"7f0b2b4e-1d5c-4a57-9d0e-1c6f5d8e2a01",
 		"kind":{"group":"apps","version":"v1","kind":"Deployment"},"operation":"CREATE","object":{"spec":{"replicas":"two"}}}}`)
-	resp := post(t, newHandler(Enforce, HandlerOptions{}), body)
-	if resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusBadRequest {
-		t.Fatalf("want an errored response with code 400, got allowed=%v result=%+v", resp.Allowed, resp.Result)
+	panicky := NewEngine(policy.NewCatalogOf([]policy.Check{panicking{}}, nil))
+	cases := map[string]struct {
+		engine *Engine
+		body   []byte
+	}{
+		"undecodable object": {NewEngine(policy.NewCatalog(policy.Options{})), undecodable},
+		"panicking check":    {panicky, reviewBody(t, admissionv1.Create, deploymentKind, deployment(), nil)},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			warn := NewHandler(c.engine, Warn, HandlerOptions{}, NewMetrics(), nil)
+			resp := post(t, warn, c.body)
+			if !resp.Allowed || fmt.Sprint(warningIDs(t, resp.Warnings)) != "[nobackoff]" {
+				t.Fatalf("warn mode: allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
+			}
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodPost, PathEnforce, bytes.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/json")
+			NewHandler(c.engine, Enforce, HandlerOptions{}, NewMetrics(), nil).ServeHTTP(rec, req)
+			if rec.Code != http.StatusInternalServerError {
+				t.Fatalf("enforce mode: HTTP %d, want 500 so that failurePolicy decides", rec.Code)
+			}
+		})
+	}
+}
+
+func TestControllerOwnedWorkloads(t *testing.T) {
+	owned := func(obj metav1.Object, apiVersion, kind string) {
+		obj.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: apiVersion, Kind: kind, Name: "owner", UID: "u", Controller: ptr.To(true)}})
+	}
+	rs := deployment() // same shape as a ReplicaSet's spec
+	rsKind := metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ReplicaSet"}
+	owned(rs, "apps/v1", "Deployment")
+	rs.Kind = "ReplicaSet"
+
+	job := &batchv1.Job{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}, ObjectMeta: metav1.ObjectMeta{Name: "report-123", Namespace: "shop"},
+		Spec: batchv1.JobSpec{Template: deployment().Spec.Template}}
+	owned(job, "batch/v1", "CronJob")
+	jobKind := metav1.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}
+
+	operatorPod := controllerOwnedPod()
+	owned(operatorPod, "kafka.strimzi.io/v1beta2", "StrimziPodSet")
+
+	h := newHandler(Enforce, HandlerOptions{})
+	if resp := post(t, h, reviewBody(t, admissionv1.Create, rsKind, rs, nil)); !resp.Allowed {
+		t.Error("a Deployment's ReplicaSet was judged again (and denied)")
+	}
+	if resp := post(t, h, reviewBody(t, admissionv1.Create, jobKind, job, nil)); !resp.Allowed {
+		t.Error("a CronJob's Job was judged again (and denied)")
+	}
+	if resp := post(t, h, reviewBody(t, admissionv1.Create, podKind, operatorPod, nil)); resp.Allowed {
+		t.Error("a Pod of an operator's controller, never checked before, was skipped")
+	}
+}
+
+func TestEphemeralContainers(t *testing.T) {
+	old := controllerOwnedPod()
+	old.OwnerReferences = nil // a running bare pod with an invalid image (checked at creation)
+	updated := old.DeepCopy()
+	updated.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "BUSYBOX"}}}
+	var r admissionv1.AdmissionReview
+	if err := json.Unmarshal(reviewBody(t, admissionv1.Update, podKind, updated, old), &r); err != nil {
+		t.Fatal(err)
+	}
+	r.Request.SubResource = "ephemeralcontainers"
+	body, _ := json.Marshal(r)
+	resp := post(t, newHandler(Warn, HandlerOptions{}), body)
+	got := resp.AuditAnnotations["findings"]
+	if got != "image.invalid-reference@spec.ephemeralContainers[0].image" {
+		t.Fatalf("findings %q: want only the new ephemeral container's", got)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/nobackoff/nobackoff/policy"
@@ -29,6 +31,10 @@ type Report struct {
 	Read int
 }
 
+// HasErrors reports whether any finding is error-level: a pod will not
+// come up.
+func (r *Report) HasErrors() bool { return r.Count(policy.Error) > 0 }
+
 // Count returns how many findings of the given severity the report holds.
 func (r *Report) Count(s policy.Severity) int {
 	n := 0
@@ -48,16 +54,15 @@ func CheckDocuments(ctx context.Context, e *Engine, docs []Document) (*Report, [
 	for i := range docs {
 		d := &docs[i]
 		if !IsWorkloadKind(d.GVK) {
-			if current, ok := servedVersion(d.GVK); ok {
+			if want, ok := misspelledWorkload(d.GVK); ok {
 				errs = append(errs, &ManifestError{Where: d.Where(), Err: fmt.Errorf(
-					"apiVersion: %s %s is no longer served by Kubernetes; use apiVersion: %s",
-					d.GVK.GroupVersion(), d.GVK.Kind, current)})
+					"apiVersion %q, kind %q is not served by Kubernetes: write %s", d.GVK.GroupVersion(), d.GVK.Kind, want)})
 			}
 			continue
 		}
 		w, err := DecodeWorkload(d.GVK, d.JSON, true)
 		if err != nil {
-			errs = append(errs, &ManifestError{Where: d.Where(), Err: err})
+			errs = append(errs, &ManifestError{Where: d.Where(), Err: locateDecodeError(d.JSON, err)})
 			continue
 		}
 		res := e.Review(ctx, w)
@@ -72,19 +77,18 @@ func CheckDocuments(ctx context.Context, e *Engine, docs []Document) (*Report, [
 	return rep, errs
 }
 
-// servedVersion returns the apiVersion that replaced a retired version of a
-// workload kind (apps/v1beta2 Deployment, extensions/v1beta1 DaemonSet,
-// batch/v1beta1 CronJob, ...): the API server rejects the old ones.
-func servedVersion(gvk schema.GroupVersionKind) (string, bool) {
-	gk := gvk.GroupKind()
-	if gk.Group == "extensions" {
-		gk.Group = "apps"
+// misspelledWorkload recognises a workload written with an apiVersion or a
+// kind the API server would reject: a retired version (apps/v1beta2
+// Deployment, extensions/v1beta1 DaemonSet, batch/v1beta1 CronJob), the
+// wrong group (v1 Deployment) or the wrong case (deployment). It returns
+// what to write instead.
+func misspelledWorkload(gvk schema.GroupVersionKind) (string, bool) {
+	for _, w := range WorkloadKinds() {
+		if strings.EqualFold(w.Kind, gvk.Kind) {
+			return fmt.Sprintf("apiVersion: %s, kind: %s", w.GroupVersion(), w.Kind), true
+		}
 	}
-	v, ok := workloadKinds[gk]
-	if !ok {
-		return "", false
-	}
-	return gk.WithVersion(v).GroupVersion().String(), true
+	return "", false
 }
 
 // jsonFinding is one entry of the JSON report. Its field names are a
@@ -158,4 +162,65 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// locateDecodeError adds the field path to decoding errors that lack one.
+// Quantities (resources.limits.memory: 1Gb) fail inside their own parser,
+// which knows no path: find the first unparsable quantity.
+func locateDecodeError(data []byte, err error) error {
+	var doc any
+	if json.Unmarshal(data, &doc) != nil {
+		return err
+	}
+	if path, ok := badQuantity(doc, "", false); ok {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return err
+}
+
+// badQuantity walks a decoded object for the first value of a resource
+// list (limits, requests, overhead) that is not a quantity.
+func badQuantity(v any, path string, inResourceList bool) (string, bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if inResourceList {
+				if !isQuantity(t[k]) {
+					return p, true
+				}
+				continue
+			}
+			list := k == "overhead" || ((k == "limits" || k == "requests") && strings.HasSuffix(path, "resources"))
+			if found, ok := badQuantity(t[k], p, list); ok {
+				return found, true
+			}
+		}
+	case []any:
+		for i, e := range t {
+			if found, ok := badQuantity(e, fmt.Sprintf("%s[%d]", path, i), false); ok {
+				return found, true
+			}
+		}
+	}
+	return "", false
+}
+
+func isQuantity(v any) bool {
+	switch t := v.(type) {
+	case string:
+		_, err := resource.ParseQuantity(t)
+		return err == nil
+	case float64:
+		return true
+	}
+	return false
 }

@@ -68,7 +68,7 @@ func (e *Engine) Review(ctx context.Context, w *Workload) Result {
 		return res
 	}
 	skip, startup := e.annotations(w, &res)
-	pod.ExpectedStartupSeconds = startup
+	pod.ExpectedStartup = startup
 	for _, c := range e.catalog.Checks() {
 		fs, err := c.Check(ctx, pod)
 		if err != nil {
@@ -91,9 +91,9 @@ func (e *Engine) Review(ctx context.Context, w *Workload) Result {
 // annotations reads the skip and expected-startup annotations of the object
 // and its pod template. Skips add up; the template's start time, being
 // closer to the pods, wins over the object's.
-func (e *Engine) annotations(w *Workload, res *Result) (policy.Skip, int) {
+func (e *Engine) annotations(w *Workload, res *Result) (policy.Skip, policy.ExpectedStartup) {
 	var skip policy.Skip
-	startup := 0
+	startup := policy.ExpectedStartup{ByContainer: map[string]int{}}
 	type source struct {
 		path  string
 		annos map[string]string
@@ -105,7 +105,7 @@ func (e *Engine) annotations(w *Workload, res *Result) (policy.Skip, int) {
 	for _, s := range sources {
 		field := func(key string) string { return fmt.Sprintf("%s.annotations[%s]", s.path, key) }
 		if v, ok := s.annos[policy.SkipAnnotation]; ok {
-			sk, err := policy.ParseSkip(v, e.known)
+			sk, err := policy.ParseSkip(v, policy.PublishedIDs())
 			if err != nil {
 				res.Invalid = append(res.Invalid, &InputError{Field: field(policy.SkipAnnotation), Err: err})
 			}
@@ -117,7 +117,12 @@ func (e *Engine) annotations(w *Workload, res *Result) (policy.Skip, int) {
 				res.Invalid = append(res.Invalid, &InputError{Field: field(policy.ExpectedStartupAnnotation), Err: err})
 				continue
 			}
-			startup = n
+			if n.All > 0 {
+				startup.All = n.All
+			}
+			for c, s := range n.ByContainer {
+				startup.ByContainer[c] = s
+			}
 		}
 	}
 	return skip, startup

@@ -63,9 +63,15 @@ func (e *ManifestError) Error() string { return e.Where + ": " + e.Err.Error() }
 
 func (e *ManifestError) Unwrap() error { return e.Err }
 
-// manifestExts are the file endings read when walking a directory. A file
-// named explicitly is read whatever its ending.
-var manifestExts = map[string]bool{".yaml": true, ".yml": true, ".json": true}
+// isManifestFile reports the file endings read when walking a directory. A
+// file named explicitly is read whatever its ending.
+func isManifestFile(p string) bool {
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
 
 // ReadManifests reads every object from the given paths: files,
 // directories (recursively, *.yaml, *.yml, *.json) or "-" for stdin.
@@ -113,7 +119,7 @@ func manifestFiles(dir string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && manifestExts[strings.ToLower(filepath.Ext(p))] {
+		if !d.IsDir() && isManifestFile(p) {
 			files = append(files, p)
 		}
 		return nil
@@ -151,6 +157,10 @@ type typeAndMeta struct {
 		Name      string `json:"name"`
 		Namespace string `json:"namespace"`
 	} `json:"metadata"`
+}
+
+// listItems is the part of a List read to expand it.
+type listItems struct {
 	Items []json.RawMessage `json:"items"`
 }
 
@@ -173,8 +183,10 @@ func readDocument(source string, index int, raw []byte) ([]Document, []error) {
 	if !strings.HasSuffix(d.GVK.Kind, "List") {
 		return []Document{*d}, nil
 	}
-	var tm typeAndMeta
-	_ = json.Unmarshal(data, &tm) // shape already checked by newDocument
+	var tm listItems
+	if err := json.Unmarshal(data, &tm); err != nil {
+		return nil, []error{&ManifestError{Where: d.Where(), Err: fmt.Errorf("items: %w", err)}}
+	}
 	var docs []Document
 	var errs []error
 	for i, item := range tm.Items {

@@ -29,10 +29,18 @@ type Workload struct {
 	SpecPath string
 }
 
-// ControllerOwned reports whether the object is a Pod created by a
-// controller, whose template was checked when the workload was applied.
+// ControllerOwned reports whether the object was created by a controller
+// of a kind nobackoff checks (a Pod of a ReplicaSet, a ReplicaSet of a
+// Deployment, a Job of a CronJob, ...): its template was checked when that
+// workload was applied. Objects of other controllers (operators' Pods) were
+// never checked and are not skipped.
 func (w *Workload) ControllerOwned() bool {
-	return w.Kind == "Pod" && metav1.GetControllerOfNoCopy(w.Meta) != nil
+	ref := metav1.GetControllerOfNoCopy(w.Meta)
+	if ref == nil {
+		return false
+	}
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	return err == nil && IsWorkloadKind(gv.WithKind(ref.Kind))
 }
 
 // Ref names the object for messages: Deployment shop/web.
@@ -43,24 +51,36 @@ func (w *Workload) Ref() string {
 	return w.Kind + " " + w.Namespace + "/" + w.Name
 }
 
-// workloadKinds are the kinds whose pod specs nobackoff checks, by group and
-// kind, with the version served for each.
-var workloadKinds = map[schema.GroupKind]string{
-	{Group: "", Kind: "Pod"}:                   "v1",
-	{Group: "", Kind: "ReplicationController"}: "v1",
-	{Group: "apps", Kind: "Deployment"}:        "v1",
-	{Group: "apps", Kind: "StatefulSet"}:       "v1",
-	{Group: "apps", Kind: "DaemonSet"}:         "v1",
-	{Group: "apps", Kind: "ReplicaSet"}:        "v1",
-	{Group: "batch", Kind: "Job"}:              "v1",
-	{Group: "batch", Kind: "CronJob"}:          "v1",
+// WorkloadKinds lists the kinds whose pod specs nobackoff checks, at the
+// version Kubernetes serves them.
+func WorkloadKinds() []schema.GroupVersionKind {
+	return []schema.GroupVersionKind{
+		{Version: "v1", Kind: "Pod"},
+		{Version: "v1", Kind: "ReplicationController"},
+		{Group: "apps", Version: "v1", Kind: "Deployment"},
+		{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+		{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+		{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
+		{Group: "batch", Version: "v1", Kind: "Job"},
+		{Group: "batch", Version: "v1", Kind: "CronJob"},
+	}
+}
+
+// servedWorkload returns the served version of a workload group and kind.
+func servedWorkload(gk schema.GroupKind) (schema.GroupVersionKind, bool) {
+	for _, w := range WorkloadKinds() {
+		if w.GroupKind() == gk {
+			return w, true
+		}
+	}
+	return schema.GroupVersionKind{}, false
 }
 
 // IsWorkloadKind reports whether objects of this group, version and kind
 // carry a pod spec nobackoff checks.
 func IsWorkloadKind(gvk schema.GroupVersionKind) bool {
-	v, ok := workloadKinds[gvk.GroupKind()]
-	return ok && v == gvk.Version
+	w, ok := servedWorkload(gvk.GroupKind())
+	return ok && w.Version == gvk.Version
 }
 
 // DecodeWorkload decodes the JSON of an object of a workload kind. With

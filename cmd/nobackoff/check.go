@@ -6,19 +6,17 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/nobackoff/nobackoff/policy"
 	"github.com/nobackoff/nobackoff/webhook"
 )
 
 func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var files stringList
-	var pf policyFlags
+	var files, startup, severity stringList
 	fs.Var(&files, "f", "manifest file, directory (recursive: *.yaml, *.yml, *.json) or - for stdin; repeatable")
 	output := fs.String("o", "text", "output format: text or json")
-	fs.Var(&pf.startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
-	fs.Var(&pf.severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
+	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
+	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: nobackoff check -f PATH [-f PATH ...] [-o text|json]\n\n"+
 			"Exit code: 0 no error-level finding, 1 at least one, 2 bad input or usage.\n\nFlags:\n")
@@ -36,14 +34,14 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nobackoff check: -o %q: want text or json\n", *output)
 		return exitUsage
 	}
-	opts, err := pf.options()
+	engine, err := webhook.NewEngineFromSettings(webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity})
 	if err != nil {
-		fmt.Fprintln(stderr, "nobackoff check:", err)
+		fmt.Fprintln(stderr, "nobackoff check: --"+err.Error())
 		return exitUsage
 	}
 
 	docs, errs := webhook.ReadManifests(files, stdin)
-	rep, checkErrs := webhook.CheckDocuments(context.Background(), webhook.NewEngine(policy.NewCatalog(opts)), docs)
+	rep, checkErrs := webhook.CheckDocuments(context.Background(), engine, docs)
 	errs = append(errs, checkErrs...)
 
 	if *output == "json" {
@@ -61,7 +59,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case len(errs) > 0:
 		return exitUsage
-	case rep.Count(policy.Error) > 0:
+	case rep.HasErrors():
 		return exitFindings
 	}
 	return exitOK

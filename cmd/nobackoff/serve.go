@@ -13,24 +13,23 @@ import (
 	"github.com/go-logr/logr"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/nobackoff/nobackoff/policy"
 	"github.com/nobackoff/nobackoff/webhook"
 )
 
 func serve(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var pf policyFlags
+	var startup, severity stringList
 	host := fs.String("host", "", "address to listen on (empty: all)")
 	port := fs.Int("port", 8443, "HTTPS port")
 	cert := fs.String("tls-cert-file", "/etc/nobackoff/tls/tls.crt", "serving certificate (PEM), reloaded when it changes")
 	key := fs.String("tls-key-file", "/etc/nobackoff/tls/tls.key", "serving key (PEM), reloaded when it changes")
 	delay := fs.Duration("shutdown-delay", 5*time.Second, "after SIGTERM, stay up unready this long before draining")
-	owned := fs.Bool("check-controller-owned-pods", false, "also check Pods created by controllers")
+	owned := fs.Bool("check-controller-owned", false, "also check objects created by controllers of checked kinds (Pods of ReplicaSets, Jobs of CronJobs, ...)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "json", "log format: json or text")
-	fs.Var(&pf.startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
-	fs.Var(&pf.severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
+	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
+	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -40,15 +39,15 @@ func serve(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	crlog.SetLogger(logr.FromSlogHandler(log.Handler()))
-	opts, err := pf.options()
+	engine, err := webhook.NewEngineFromSettings(webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity})
 	if err != nil {
-		fmt.Fprintln(stderr, "nobackoff serve:", err)
+		fmt.Fprintln(stderr, "nobackoff serve: --"+err.Error())
 		return exitUsage
 	}
 
-	srv, err := webhook.NewServer(webhook.NewEngine(policy.NewCatalog(opts)), webhook.ServerOptions{
+	srv, err := webhook.NewServer(engine, webhook.ServerOptions{
 		Host: *host, Port: *port, CertFile: *cert, KeyFile: *key, ShutdownDelay: *delay,
-		Handler: webhook.HandlerOptions{CheckControllerOwnedPods: *owned}, Log: log,
+		Handler: webhook.HandlerOptions{CheckControllerOwned: *owned}, Log: log,
 	})
 	if err != nil {
 		log.Error("cannot start", "error", err)
