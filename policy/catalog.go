@@ -27,7 +27,7 @@ func NewCatalog(o Options) *Catalog {
 		startup[rt] = s
 	}
 	return &Catalog{
-		checks: []Check{
+		checks: append([]Check{
 			invalidReference{},
 			mutableTag{},
 			livenessTooAggressive{startup: startup},
@@ -37,7 +37,7 @@ func NewCatalog(o Options) *Catalog {
 			timeoutExceedsPeriod{},
 			memoryLimitMissing{},
 			heapExceedsLimit{},
-		},
+		}, imageChecks()...),
 		severity: o.Severity,
 	}
 }

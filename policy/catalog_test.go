@@ -22,6 +22,15 @@ var allIDs = map[ID]string{
 	ProbeTimeoutExceedsPeriod:   "probe.timeout-exceeds-period",
 	ResourcesMemoryLimitMissing: "resources.memory-limit-missing",
 	ResourcesHeapExceedsLimit:   "resources.heap-exceeds-limit",
+	ImageTagNotFound:            "image.tag-not-found",
+	ImageRepositoryNotFound:     "image.repository-not-found",
+	ImageUnauthorized:           "image.unauthorized",
+	ImageForbidden:              "image.forbidden",
+	ImagePullSecretMissing:      "image.pull-secret-missing",
+	ImagePlatformMismatch:       "image.platform-mismatch",
+	ImageLookupInconclusive:     "image.lookup-inconclusive",
+	ImageNoCommand:              "image.no-command",
+	ImageRunsAsRoot:             "image.runs-as-root",
 }
 
 func TestIDStrings(t *testing.T) {
@@ -30,8 +39,8 @@ func TestIDStrings(t *testing.T) {
 			t.Errorf("ID constant %q, want the published %q", id, s)
 		}
 	}
-	if len(allIDs) != 9 {
-		t.Errorf("%d distinct ID constants, want 9", len(allIDs))
+	if len(allIDs) != 18 {
+		t.Errorf("%d distinct ID constants, want the catalog's 18", len(allIDs))
 	}
 }
 
@@ -60,8 +69,13 @@ func TestCatalogIDs(t *testing.T) {
 			t.Errorf("Checks() lacks %s", id)
 		}
 	}
-	if known[ID("image.tag-not-found")] {
+	if known[ID("image.not-a-check")] {
 		t.Error("Known() reports a check this catalog does not run")
+	}
+	for id := range allIDs {
+		if !PublishedIDs()[id] {
+			t.Errorf("PublishedIDs() lacks %s", id)
+		}
 	}
 
 	ids := c.IDs()
@@ -239,23 +253,65 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 		ResourcesMemoryLimitMissing: func(c *corev1.Container) { c.Resources = corev1.ResourceRequirements{} },
 		ResourcesHeapExceedsLimit:   func(c *corev1.Container) { c.Env = env("GOMEMLIMIT", "1GiB") },
 	}
+	// Registry facts of the good pod: found, runnable on the nodes, with a
+	// numeric user and an entrypoint.
+	withFacts := func(p *Pod) *Pod {
+		p.Images = map[string]*ImageLookup{}
+		for _, c := range p.Spec.Containers {
+			p.Images[c.Image] = &ImageLookup{Outcome: LookupOK, Repository: "registry.example.com/shop/api", Source: "anonymous",
+				Platforms: &PlatformFacts{Index: true, Offered: []string{"linux/amd64", "linux/arm64"}, Candidates: []string{"linux/amd64"}},
+				Config:    &ImageConfig{User: "65532", Entrypoint: []string{"/api"}}}
+		}
+		return p
+	}
+	badFacts := map[ID]func(p *Pod, l *ImageLookup){
+		ImageTagNotFound:        func(_ *Pod, l *ImageLookup) { l.Outcome, l.Platforms, l.Config = LookupTagNotFound, nil, nil },
+		ImageRepositoryNotFound: func(_ *Pod, l *ImageLookup) { l.Outcome, l.Platforms, l.Config = LookupRepositoryNotFound, nil, nil },
+		ImageUnauthorized:       func(_ *Pod, l *ImageLookup) { l.Outcome, l.Platforms, l.Config = LookupUnauthorized, nil, nil },
+		ImageForbidden:          func(_ *Pod, l *ImageLookup) { l.Outcome, l.Platforms, l.Config = LookupForbidden, nil, nil },
+		ImageLookupInconclusive: func(_ *Pod, l *ImageLookup) { l.Outcome, l.Platforms, l.Config = LookupTimedOut, nil, nil },
+		ImagePlatformMismatch: func(_ *Pod, l *ImageLookup) {
+			l.Platforms.Candidates = []string{"linux/s390x"}
+			l.Platforms.Unsupported = []string{"linux/s390x"}
+		},
+		ImageNoCommand: func(_ *Pod, l *ImageLookup) { l.Config.Entrypoint = nil },
+		ImageRunsAsRoot: func(p *Pod, l *ImageLookup) {
+			l.Config.User = "root"
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: ptrTo(true)}
+		},
+		ImagePullSecretMissing: func(p *Pod, _ *ImageLookup) {
+			p.PullSecretIssues = []PullSecretIssue{{Name: "regcred", Problem: SecretMissing, Field: tmpl + ".imagePullSecrets[0]"}}
+		},
+	}
 	for id := range NewCatalog(Options{}).Known() {
 		t.Run(string(id), func(t *testing.T) {
 			mod, ok := bad[id]
-			if !ok {
+			factMod, factOK := badFacts[id]
+			if !ok && !factOK {
 				t.Fatalf("no failing pod for %s", id)
 			}
-			if fs := run(t, Options{}, id, podOf(corev1.PodSpec{Containers: []corev1.Container{good()}})); len(fs) != 0 {
+			if fs := run(t, Options{}, id, withFacts(podOf(corev1.PodSpec{Containers: []corev1.Container{good()}}))); len(fs) != 0 {
 				t.Errorf("the good pod fails %s: %+v", id, fs)
 			}
 			c := good()
-			mod(&c)
-			p := podOf(corev1.PodSpec{Containers: []corev1.Container{c}})
+			if ok {
+				mod(&c)
+			}
+			p := withFacts(podOf(corev1.PodSpec{Containers: []corev1.Container{c}}))
+			if factOK {
+				factMod(p, p.Images[c.Image])
+			}
 			fs := run(t, Options{}, id, p)
 			if len(fs) != 1 {
 				t.Fatalf("the bad pod gives %d findings of %s, want 1: %+v", len(fs), id, fs)
 			}
-			assertFindings(t, id, p, fs, []want{{fs[0].Severity, fs[0].Field, "app"}})
+			wantContainer := "app"
+			if id == ImagePullSecretMissing {
+				wantContainer = "" // about the pod, not a container
+			}
+			assertFindings(t, id, p, fs, []want{{fs[0].Severity, fs[0].Field, wantContainer}})
 		})
 	}
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -19,6 +19,12 @@ type Pod struct {
 	// nobackoff.io/expected-startup-seconds annotation; where it says
 	// nothing, checks fall back to the runtime defaults.
 	ExpectedStartup ExpectedStartup
+	// Images holds registry facts by image reference as written; nil when
+	// no lookup was made (offline, or pull policy Never): the registry
+	// checks then say nothing.
+	Images map[string]*ImageLookup
+	// PullSecretIssues lists pull secrets the kubelet cannot use.
+	PullSecretIssues []PullSecretIssue
 }
 
 // Check is one entry of the catalog.

@@ -14,6 +14,15 @@ import (
 type Engine struct {
 	catalog *policy.Catalog
 	known   map[policy.ID]bool
+	lookups *Lookups
+}
+
+// WithLookups returns the engine with registry lookups: the image checks
+// then have facts to judge. Without, they stay silent (offline).
+func (e *Engine) WithLookups(l *Lookups) *Engine {
+	c := *e
+	c.lookups = l
+	return &c
 }
 
 // NewEngine returns an engine over the given catalog.
@@ -69,6 +78,9 @@ func (e *Engine) Review(ctx context.Context, w *Workload) Result {
 	}
 	skip, startup := e.annotations(w, &res)
 	pod.ExpectedStartup = startup
+	if e.lookups != nil && !skip.All {
+		e.lookups.gather(ctx, w, pod)
+	}
 	for _, c := range e.catalog.Checks() {
 		fs, err := c.Check(ctx, pod)
 		if err != nil {

@@ -8,8 +8,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/nobackoff/nobackoff/internal/testregistry"
 	"github.com/nobackoff/nobackoff/policy"
+	"github.com/nobackoff/nobackoff/registrycheck"
 )
 
 // expectation is one "# expect: <severity> <field>" line of a fixture.
@@ -45,10 +50,82 @@ func readExpectations(t *testing.T, path string) []expectation {
 	return out
 }
 
-func checkFile(t *testing.T, path string) *Report {
+// fixtureRegistries are the registries the registry checks' fixtures name
+// as ${REGISTRY} (open), ${PRIVATE} (basic auth ci:s3cret; locked/app
+// answers 403) and ${DOWN} (nothing listens).
+type fixtureRegistries struct {
+	vars map[string]string
+}
+
+func startFixtureRegistries(t *testing.T) *fixtureRegistries {
 	t.Helper()
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	arm64 := v1.Platform{OS: "linux", Architecture: "arm64"}
+	app := v1.Config{Entrypoint: []string{"/app"}, User: "1000"}
+	open := testregistry.New(t)
+	for _, tag := range []string{"latest", "1.0"} {
+		open.Push("team/app:"+tag, testregistry.Image(t, app, amd64))
+	}
+	open.PushIndex("team/multi:1.0", app, amd64, arm64)
+	open.PushIndex("team/arm64-only:1.0", app, arm64)
+	open.Push("team/arm64-single:1.0", testregistry.Image(t, app, arm64))
+	open.Push("team/root:1.0", testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}}, amd64))
+	open.Push("team/nobody:1.0", testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}, User: "nobody"}, amd64))
+	open.Push("team/nocmd:1.0", testregistry.Image(t, v1.Config{User: "1000"}, amd64))
+
+	private := testregistry.New(t)
+	private.Push("private/app:1.0", testregistry.Image(t, app, amd64))
+	private.Push("locked/app:1.0", testregistry.Image(t, app, amd64))
+	private.Set(testregistry.Faults{Users: map[string]string{"ci": "s3cret"}, Denied: map[string]bool{"locked/app": true}})
+
+	return &fixtureRegistries{vars: map[string]string{"REGISTRY": open.Host, "PRIVATE": private.Host, "DOWN": "127.0.0.1:1"}}
+}
+
+// expand writes a copy of the fixture with the registry hosts filled in.
+func (f *fixtureRegistries) expand(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(out, []byte(os.Expand(string(data), func(k string) string { return f.vars[k] })), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// lookupsFor builds registry lookups over the documents' Secrets and
+// ServiceAccounts, for nodes of linux/amd64.
+func lookupsFor(t *testing.T, docs []Document) *Lookups {
+	t.Helper()
+	cluster := NewStaticCluster([]registrycheck.Platform{{OS: "linux", Architecture: "amd64"}})
+	for _, err := range cluster.AddDocuments(docs) {
+		t.Errorf("reading secrets: %v", err)
+	}
+	l, err := NewLookups(RegistrySettings{Budget: 5 * time.Second, AllowLoopback: true}, cluster, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// registryCheck reports the checks that need registry lookups.
+func registryCheck(id policy.ID) bool {
+	return strings.HasPrefix(string(id), "image.") && id != policy.ImageInvalidReference && id != policy.ImageMutableTag
+}
+
+func checkFile(t *testing.T, path string, regs *fixtureRegistries) *Report {
+	t.Helper()
+	engine := NewEngine(policy.NewCatalog(policy.Options{}))
+	if regs != nil {
+		path = regs.expand(t, path)
+	}
 	docs, errs := ReadManifests([]string{path}, nil)
-	rep, cerrs := CheckDocuments(context.Background(), NewEngine(policy.NewCatalog(policy.Options{})), docs)
+	if regs != nil {
+		engine = engine.WithLookups(lookupsFor(t, docs))
+	}
+	rep, cerrs := CheckDocuments(context.Background(), engine, docs)
 	for _, e := range append(errs, cerrs...) {
 		t.Errorf("%s: unexpected input error: %v", path, e)
 	}
@@ -64,6 +141,7 @@ func checkFile(t *testing.T, path string) *Report {
 func TestFixtures(t *testing.T) {
 	root := filepath.Join("..", "testdata")
 	known := policy.NewCatalog(policy.Options{}).IDs()
+	regs := startFixtureRegistries(t)
 	for _, id := range known {
 		for _, kind := range []string{"fail", "pass"} {
 			files, _ := filepath.Glob(filepath.Join(root, string(id), kind, "*.yaml"))
@@ -73,7 +151,11 @@ func TestFixtures(t *testing.T) {
 			for _, file := range files {
 				t.Run(string(id)+"/"+kind+"/"+filepath.Base(file), func(t *testing.T) {
 					var got []expectation
-					for _, o := range checkFile(t, file).Objects {
+					var r *fixtureRegistries
+					if registryCheck(id) {
+						r = regs
+					}
+					for _, o := range checkFile(t, file, r).Objects {
 						for _, f := range o.Result.Findings {
 							if f.Check == id {
 								got = append(got, expectation{f.Severity, f.Field})

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/nobackoff/nobackoff/webhook"
 )
@@ -12,9 +13,17 @@ import (
 func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var files, startup, severity stringList
+	var files, startup, severity, insecure, platforms, nodeCreds, mirrors stringList
 	fs.Var(&files, "f", "manifest file, directory (recursive: *.yaml, *.yml, *.json) or - for stdin; repeatable")
 	output := fs.String("o", "text", "output format: text or json")
+	offline := fs.Bool("offline", false, "make no registry lookups (the image.* registry checks then say nothing)")
+	dockerConfig := fs.String("docker-config", "", "docker config.json standing in for the nodes' credentials (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)")
+	fs.Var(&insecure, "insecure-registry", "registry host[:port] reached over plain HTTP or unverified TLS; repeatable")
+	fs.Var(&platforms, "platform", "platforms of the nodes, e.g. linux/amd64,linux/arm64 (default linux/amd64)")
+	budget := fs.Duration("registry-timeout", 3*time.Second, "budget for all registry lookups of one workload")
+	caFile := fs.String("registry-ca", "", "PEM file of CAs to trust for registries, besides the system's")
+	fs.Var(&nodeCreds, "node-credentials", "registry glob whose credentials the nodes hold (auth failures there are inconclusive); repeatable")
+	fs.Var(&mirrors, "registry-mirror", "REGISTRY=MIRROR[,MIRROR...]: mirrors tried first, as the nodes' runtime does; repeatable")
 	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
 	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
 	fs.Usage = func() {
@@ -41,6 +50,32 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	docs, errs := webhook.ReadManifests(files, stdin)
+	if !*offline {
+		if len(platforms) == 0 {
+			platforms = stringList{"linux/amd64"}
+		}
+		pls, err := webhook.ParsePlatforms(platforms)
+		if err != nil {
+			fmt.Fprintln(stderr, "nobackoff check: --platform:", err)
+			return exitUsage
+		}
+		nodeKeyring, err := webhook.NodeCredentials(*dockerConfig)
+		if err != nil {
+			fmt.Fprintln(stderr, "nobackoff check: --docker-config:", err)
+			return exitUsage
+		}
+		cluster := webhook.NewStaticCluster(pls)
+		errs = append(errs, cluster.AddDocuments(docs)...)
+		lookups, err := webhook.NewLookups(webhook.RegistrySettings{
+			Insecure: insecure, NodeCredentials: nodeCreds, Mirrors: mirrors, CAFile: *caFile,
+			Budget: *budget, AllowLoopback: true,
+		}, cluster, nodeKeyring)
+		if err != nil {
+			fmt.Fprintln(stderr, "nobackoff check: --"+err.Error())
+			return exitUsage
+		}
+		engine = engine.WithLookups(lookups)
+	}
 	rep, checkErrs := webhook.CheckDocuments(context.Background(), engine, docs)
 	errs = append(errs, checkErrs...)
 

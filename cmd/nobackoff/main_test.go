@@ -49,7 +49,7 @@ func decodeReport(t *testing.T, out string) []jsonFinding {
 }
 
 func TestCheckExamples(t *testing.T) {
-	code, out, errOut := runCLI(t, "", "check", "-f", filepath.Join("..", "..", "examples"), "-o", "json")
+	code, out, errOut := runCLI(t, "", "check", "--offline", "-f", filepath.Join("..", "..", "examples"), "-o", "json")
 	if code != exitFindings {
 		t.Fatalf("exit %d, want %d; stderr: %s", code, exitFindings, errOut)
 	}
@@ -71,7 +71,7 @@ func TestCheckExamples(t *testing.T) {
 }
 
 func TestCheckTextOutput(t *testing.T) {
-	code, out, _ := runCLI(t, "", "check", "-f", filepath.Join("..", "..", "examples", "renamed-port.yaml"))
+	code, out, _ := runCLI(t, "", "check", "--offline", "-f", filepath.Join("..", "..", "examples", "renamed-port.yaml"))
 	if code != exitFindings {
 		t.Fatalf("exit %d", code)
 	}
@@ -83,7 +83,7 @@ func TestCheckTextOutput(t *testing.T) {
 }
 
 func TestCheckCleanInputExitsZero(t *testing.T) {
-	code, out, errOut := runCLI(t, "", "check", "-f", filepath.Join("..", "..", "examples", "healthy.yaml"), "-o", "json")
+	code, out, errOut := runCLI(t, "", "check", "--offline", "-f", filepath.Join("..", "..", "examples", "healthy.yaml"), "-o", "json")
 	if code != exitOK {
 		t.Fatalf("exit %d; stderr %s", code, errOut)
 	}
@@ -98,7 +98,7 @@ const listOnStdin = `{"apiVersion":"v1","kind":"List","items":[
   "spec":{"containers":[{"name":"c","image":"NGINX","resources":{"limits":{"memory":"64Mi"}}}]}}]}`
 
 func TestCheckStdinAndLists(t *testing.T) {
-	code, out, errOut := runCLI(t, listOnStdin, "check", "-f", "-", "-o", "json")
+	code, out, errOut := runCLI(t, listOnStdin, "check", "--offline", "-f", "-", "-o", "json")
 	if code != exitFindings {
 		t.Fatalf("exit %d; stderr %s", code, errOut)
 	}
@@ -145,7 +145,7 @@ func TestCheckBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, _, errOut := runCLI(t, "", append([]string{"check"}, c.args...)...)
+			code, _, errOut := runCLI(t, "", append([]string{"check", "--offline"}, c.args...)...)
 			if code != exitUsage {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, exitUsage, errOut)
 			}
@@ -161,12 +161,12 @@ func TestCheckBadInput(t *testing.T) {
 func TestCheckFlagsApply(t *testing.T) {
 	spring := filepath.Join("..", "..", "examples", "spring-boot-liveness.yaml")
 	// With JVM apps declared to start in 10 s, the 15 s budget is enough.
-	code, out, _ := runCLI(t, "", "check", "-f", spring, "-o", "json", "--expected-startup", "jvm=10")
+	code, out, _ := runCLI(t, "", "check", "--offline", "-f", spring, "-o", "json", "--expected-startup", "jvm=10")
 	if code != exitOK || len(decodeReport(t, out)) != 0 {
 		t.Fatalf("--expected-startup not applied: exit %d, %s", code, out)
 	}
 	// Raising the probe warning to an error makes the exit code 1.
-	code, out, _ = runCLI(t, "", "check", "-f", spring, "-o", "json", "--severity", "probe.liveness-too-aggressive=error")
+	code, out, _ = runCLI(t, "", "check", "--offline", "-f", spring, "-o", "json", "--severity", "probe.liveness-too-aggressive=error")
 	fs := decodeReport(t, out)
 	if code != exitFindings || len(fs) != 1 || fs[0].Severity != "error" {
 		t.Fatalf("--severity not applied: exit %d, %+v", code, fs)

@@ -1,0 +1,90 @@
+package policy
+
+// Facts the webhook gathers about a pod's images and pull secrets before
+// the checks run. They are plain data: checks never look anything up.
+
+// LookupOutcome is the registry's answer for one image.
+type LookupOutcome string
+
+// Lookup outcomes (the same closed set as the registry lookups).
+const (
+	LookupOK                 LookupOutcome = "ok"
+	LookupTagNotFound        LookupOutcome = "tag-not-found"
+	LookupRepositoryNotFound LookupOutcome = "repository-not-found"
+	LookupUnauthorized       LookupOutcome = "unauthorized"
+	LookupForbidden          LookupOutcome = "forbidden"
+	LookupRateLimited        LookupOutcome = "rate-limited"
+	LookupUnreachable        LookupOutcome = "unreachable"
+	LookupTimedOut           LookupOutcome = "timed-out"
+)
+
+// ImageLookup is what the registry said about one image reference, with
+// the credentials the kubelet would use.
+type ImageLookup struct {
+	Outcome LookupOutcome
+	// Status is the HTTP status behind the outcome; 0 when none.
+	Status int
+	// Repository is the normalised repository, e.g. docker.io/library/nginx.
+	Repository string
+	// Source names the credential of the answer: "secret shop/regcred",
+	// "docker config" or "anonymous". Tried lists every source tried.
+	Source string
+	Tried  []string
+	// CredentialsMatched is false when no pull secret applied to the
+	// registry: the pull was anonymous.
+	CredentialsMatched bool
+	// NodeCredentials is set for registries whose credentials the nodes
+	// provide: an authorization failure is then inconclusive.
+	NodeCredentials bool
+	// Suggestion is the closest existing tag or repository, if known.
+	Suggestion string
+	// Cause explains an inconclusive outcome.
+	Cause string
+	// Image facts, present only when they were read (OK outcomes).
+	Platforms *PlatformFacts
+	Config    *ImageConfig
+}
+
+// PlatformFacts compare the platforms an image offers with those of the
+// nodes the pod can land on.
+type PlatformFacts struct {
+	// Index is set for a multi-platform index; else the image is a single
+	// platform's.
+	Index bool
+	// Offered lists the image's platforms (os/arch[/variant]).
+	Offered []string
+	// Candidates lists the node platforms the pod can land on;
+	// Unsupported those of them that cannot run the image.
+	Candidates  []string
+	Unsupported []string
+}
+
+// ImageConfig is the part of the image configuration the checks read.
+type ImageConfig struct {
+	User       string
+	Entrypoint []string
+	Cmd        []string
+}
+
+// SecretProblem says why a pull secret cannot be used.
+type SecretProblem string
+
+// Pull secret problems.
+const (
+	SecretMissing   SecretProblem = "missing"
+	SecretWrongType SecretProblem = "wrong-type"
+	SecretMalformed SecretProblem = "malformed"
+)
+
+// PullSecretIssue is a pull secret the kubelet cannot use.
+type PullSecretIssue struct {
+	Name    string
+	Problem SecretProblem
+	// Field is where the secret is named: spec.imagePullSecrets[1], or the
+	// pod's serviceAccountName when the secret comes from the
+	// ServiceAccount.
+	Field string
+	// ServiceAccount is set when the secret was named by it.
+	ServiceAccount string
+	Detail         string
+}

@@ -1,0 +1,209 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nobackoff/nobackoff/policy"
+	"github.com/nobackoff/nobackoff/registrycheck"
+)
+
+// ClusterView is what the registry checks read from the cluster: pull
+// secrets, ServiceAccounts and the platforms of the nodes a pod can land
+// on. The webhook backs it with informers; the CLI with its input files.
+type ClusterView interface {
+	// Secret returns a Secret of a pull-secret type; ok is false when it
+	// does not exist.
+	Secret(namespace, name string) (s *corev1.Secret, ok bool)
+	// ServiceAccount returns a ServiceAccount; ok is false when unknown.
+	ServiceAccount(namespace, name string) (sa *corev1.ServiceAccount, ok bool)
+	// NodePlatforms returns the platforms of the nodes a pod with this spec
+	// can land on; none when unknown.
+	NodePlatforms(spec *corev1.PodSpec) []registrycheck.Platform
+}
+
+// Lookups gathers registry facts for reviews.
+type Lookups struct {
+	Resolver *registrycheck.Resolver
+	Cluster  ClusterView
+	// NodeKeyring stands in for the nodes' own credentials, tried after
+	// the pod's pull secrets fail (the CLI's --docker-config). May be nil.
+	NodeKeyring *registrycheck.Keyring
+	// Budget bounds all lookups of one review. Default 3s.
+	Budget time.Duration
+}
+
+// gather fills the pod's registry facts. It never fails: what cannot be
+// learnt in time becomes an inconclusive fact.
+func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
+	budget := l.Budget
+	if budget <= 0 {
+		budget = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+
+	kr, issues, malformed := l.keyring(w)
+	pod.PullSecretIssues = issues
+	pod.Images = map[string]*policy.ImageLookup{}
+	if malformed {
+		return // every pull of the pod fails; the secret finding says why
+	}
+	platforms := l.Cluster.NodePlatforms(w.Spec)
+
+	type job struct {
+		image      string
+		wantConfig bool
+	}
+	jobs := map[string]*job{}
+	var order []string
+	for _, c := range (&policy.Pod{Spec: w.Spec, Path: w.SpecPath}).Containers() {
+		if c.ImagePullPolicy == corev1.PullNever || c.Image == "" {
+			continue
+		}
+		if _, err := policy.ParseImage(c.Image); err != nil {
+			continue // image.invalid-reference says it
+		}
+		j, ok := jobs[c.Image]
+		if !ok {
+			j = &job{image: c.Image}
+			jobs[c.Image] = j
+			order = append(order, c.Image)
+		}
+		j.wantConfig = j.wantConfig || needsConfig(w.Spec, c)
+	}
+	results := make([]*policy.ImageLookup, len(order))
+	var wg sync.WaitGroup
+	for i, image := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = l.lookup(ctx, image, kr, platforms, jobs[image].wantConfig)
+		}()
+	}
+	wg.Wait()
+	for i, image := range order {
+		pod.Images[image] = results[i]
+	}
+}
+
+// needsConfig reports whether a check needs the image configuration: the
+// container names no command of its own, or must run as non-root without a
+// UID of its own.
+func needsConfig(spec *corev1.PodSpec, c policy.ContainerRef) bool {
+	if len(c.Command) == 0 && len(c.Args) == 0 {
+		return true
+	}
+	nonRoot, uid := false, false
+	if s := spec.SecurityContext; s != nil {
+		nonRoot, uid = s.RunAsNonRoot != nil && *s.RunAsNonRoot, s.RunAsUser != nil
+	}
+	if s := c.SecurityContext; s != nil {
+		if s.RunAsNonRoot != nil {
+			nonRoot = *s.RunAsNonRoot
+		}
+		uid = uid || s.RunAsUser != nil
+	}
+	return nonRoot && !uid
+}
+
+// keyring builds the pod's keyring by the kubelet's rule: the pod's own
+// imagePullSecrets when it lists any, else its ServiceAccount's (never
+// both). Secrets that cannot be used are reported; a malformed one fails
+// every pull of the pod.
+func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []policy.PullSecretIssue, malformed bool) {
+	kr = registrycheck.NewKeyring()
+	type ref struct{ name, field, sa string }
+	var refs []ref
+	for i, s := range w.Spec.ImagePullSecrets {
+		refs = append(refs, ref{s.Name, fmt.Sprintf("%s.imagePullSecrets[%d]", w.SpecPath, i), ""})
+	}
+	if len(refs) == 0 {
+		saName := w.Spec.ServiceAccountName
+		if saName == "" {
+			saName = "default"
+		}
+		if sa, ok := l.Cluster.ServiceAccount(w.Namespace, saName); ok {
+			for _, s := range sa.ImagePullSecrets {
+				refs = append(refs, ref{s.Name, w.SpecPath + ".serviceAccountName", saName})
+			}
+		}
+	}
+	for _, r := range refs {
+		issue := policy.PullSecretIssue{Name: r.name, Field: r.field, ServiceAccount: r.sa}
+		s, ok := l.Cluster.Secret(w.Namespace, r.name)
+		if !ok {
+			issue.Problem = policy.SecretMissing
+			issues = append(issues, issue)
+			continue
+		}
+		err := kr.AddSecret(s)
+		var serr *registrycheck.SecretError
+		if errors.As(err, &serr) {
+			issue.Detail = serr.Err.Error()
+			switch serr.Problem {
+			case registrycheck.SecretMalformed:
+				issue.Problem, malformed = policy.SecretMalformed, true
+			default:
+				issue.Problem = policy.SecretWrongType
+			}
+			issues = append(issues, issue)
+		}
+	}
+	return kr, issues, malformed
+}
+
+// lookup resolves one image with the pod's credentials, then, if those
+// fail, with the node's stand-in credentials, and reads the platforms and
+// configuration the checks need.
+func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Keyring, platforms []registrycheck.Platform, wantConfig bool) *policy.ImageLookup {
+	res := l.Resolver.Resolve(ctx, image, kr)
+	if l.NodeKeyring != nil && (res.Outcome == registrycheck.Unauthorized || res.Outcome == registrycheck.Forbidden) {
+		if _, ok := l.NodeKeyring.Lookup(res.Repository); ok {
+			if alt := l.Resolver.Resolve(ctx, image, l.NodeKeyring); alt.Outcome.Conclusive() {
+				res = alt
+			}
+		}
+	}
+	out := &policy.ImageLookup{
+		Outcome: policy.LookupOutcome(res.Outcome), Status: res.Status, Repository: res.Repository,
+		Source: res.Source, CredentialsMatched: res.CredentialsMatched, NodeCredentials: res.NodeCredentials,
+		Suggestion: res.Suggestion, Cause: res.Cause,
+	}
+	for _, a := range res.Attempts {
+		out.Tried = append(out.Tried, a.Source)
+	}
+	if res.Outcome != registrycheck.OK || (len(platforms) == 0 && !wantConfig) {
+		return out
+	}
+	info, err := l.Resolver.Inspect(ctx, res, platforms, wantConfig)
+	if err != nil {
+		return out // the image exists; what it contains stays unknown
+	}
+	if len(platforms) > 0 {
+		pf := &policy.PlatformFacts{Index: info.Index}
+		for _, p := range info.Platforms {
+			pf.Offered = append(pf.Offered, p.String())
+		}
+		for _, want := range platforms {
+			pf.Candidates = append(pf.Candidates, want.String())
+			runs := false
+			for _, have := range info.Platforms {
+				runs = runs || want.Runs(have)
+			}
+			if !runs {
+				pf.Unsupported = append(pf.Unsupported, want.String())
+			}
+		}
+		out.Platforms = pf
+	}
+	if info.Config != nil {
+		out.Config = &policy.ImageConfig{User: info.Config.User, Entrypoint: info.Config.Entrypoint, Cmd: info.Config.Cmd}
+	}
+	return out
+}
