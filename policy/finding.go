@@ -118,4 +118,7 @@ type Finding struct {
 	Message string
 	// Fix says what to change, in one line.
 	Fix string
+	// Suggestion is the closest existing name (a tag, a repository) when
+	// the finding is about a name that does not exist.
+	Suggestion string
 }

@@ -78,6 +78,7 @@ func tagNotFound(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 		fix = fmt.Sprintf("use tag %q", l.Suggestion)
 	}
 	f := c.Finding(ImageTagNotFound, Error, "image", msg, fix)
+	f.Suggestion = l.Suggestion
 	return &f
 }
 
@@ -92,6 +93,7 @@ func repositoryNotFound(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 		fix = fmt.Sprintf("use %s", l.Suggestion)
 	}
 	f := c.Finding(ImageRepositoryNotFound, Error, "image", msg, fix)
+	f.Suggestion = l.Suggestion
 	return &f
 }
 

@@ -105,6 +105,8 @@ type jsonFinding struct {
 	Message   string          `json:"message"`
 	Fix       string          `json:"fix"`
 	File      string          `json:"file"`
+	// Suggestion is the closest existing tag or repository, when known.
+	Suggestion string `json:"suggestion,omitempty"`
 }
 
 type jsonReport struct {
@@ -119,6 +121,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 			out.Findings = append(out.Findings, jsonFinding{
 				Check: f.Check, Severity: f.Severity, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name,
 				Container: f.Container, Image: f.Image, Field: f.Field, Message: f.Message, Fix: f.Fix, File: o.Source,
+				Suggestion: f.Suggestion,
 			})
 		}
 	}

@@ -1,0 +1,198 @@
+package testregistry
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Distribution is a real registry process (distribution's `registry`),
+// serving TLS on loopback with a certificate from its own CA, optionally
+// with htpasswd authentication.
+type Distribution struct {
+	// Host is 127.0.0.1:port.
+	Host string
+	// CAFile is the PEM file of the CA that signed its certificate.
+	CAFile string
+	// CAPool holds the same CA.
+	CAPool *x509.CertPool
+	cmd    *exec.Cmd
+	log    string
+}
+
+// RegistryBinary returns the registry binary the tests use, from
+// NOBACKOFF_REGISTRY_BIN (set by `make test`). Without it the test is
+// skipped, loudly; under CI it fails.
+func RegistryBinary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("NOBACKOFF_REGISTRY_BIN")
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("NOBACKOFF_REGISTRY_BIN is not set: run the tests with `make test`, which builds the registry")
+		}
+		t.Skip("SKIPPED: NOBACKOFF_REGISTRY_BIN not set; `make test` builds distribution's registry and sets it")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("registry binary: %v", err)
+	}
+	return bin
+}
+
+// StartDistribution runs the registry until the test ends. users, when not
+// nil, enables htpasswd authentication with those user/password pairs.
+func StartDistribution(t testing.TB, bin string, users map[string]string) *Distribution {
+	t.Helper()
+	dir := t.TempDir()
+	d := &Distribution{log: filepath.Join(dir, "registry.log")}
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	d.CAFile = filepath.Join(dir, "ca.crt")
+	d.CAPool = writeServingCert(t, d.CAFile, certFile, keyFile)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Host = l.Addr().String()
+	l.Close()
+
+	auth := ""
+	if users != nil {
+		var lines []string
+		for u, p := range users {
+			h, err := bcrypt.GenerateFromPassword([]byte(p), bcrypt.MinCost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, u+":"+string(h))
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: nobackoff-test\n    path: %s\n", htpasswd)
+	}
+	config := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+  tls:
+    certificate: %s
+    key: %s
+%s`, filepath.Join(dir, "data"), d.Host, certFile, keyFile, auth)
+	configFile := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(d.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(bin, "serve", configFile)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	// The registry reports nothing anywhere unless configured to.
+	d.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop(); logf.Close() })
+
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.CAPool}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get("https://" + d.Host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(d.log)
+			t.Fatalf("registry did not come up at %s: %v\n%s", d.Host, err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop ends the registry process; lookups then find nothing listening.
+func (d *Distribution) Stop() {
+	if d.cmd != nil && d.cmd.Process != nil && d.cmd.ProcessState == nil {
+		_ = d.cmd.Process.Kill()
+		_, _ = d.cmd.Process.Wait()
+	}
+}
+
+// Transport trusts the registry's CA.
+func (d *Distribution) Transport() http.RoundTripper {
+	return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.CAPool}}
+}
+
+// writeServingCert writes a CA and a serving certificate for 127.0.0.1
+// signed by it, and returns a pool holding the CA.
+func writeServingCert(t testing.TB, caFile, certFile, keyFile string) *x509.CertPool {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "nobackoff test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, block := range map[string]*pem.Block{
+		caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: kder},
+	} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	return pool
+}
