@@ -27,7 +27,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -subj /CN=nobackoff-demo -addext subjectAltName=IP:127.0.0.1 \
   -keyout "$tmp/tls.key" -out "$tmp/tls.crt" 2>/dev/null
 port=${DEMO_PORT:-18443}
-"$bin" serve --host 127.0.0.1 --port "$port" --tls-cert-file "$tmp/tls.crt" --tls-key-file "$tmp/tls.key" \
+"$bin" serve --registry-lookups=false --host 127.0.0.1 --port "$port" --tls-cert-file "$tmp/tls.crt" --tls-key-file "$tmp/tls.key" \
   --shutdown-delay 0s --log-format text 2>"$tmp/serve.log" &
 pid=$!
 url="https://127.0.0.1:$port"

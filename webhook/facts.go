@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -36,6 +37,8 @@ type Lookups struct {
 	NodeKeyring *registrycheck.Keyring
 	// Budget bounds all lookups of one review. Default 3s.
 	Budget time.Duration
+	// Log receives a warning for every inconclusive lookup. May be nil.
+	Log *slog.Logger
 }
 
 // gather fills the pod's registry facts. It never fails: what cannot be
@@ -169,6 +172,10 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 				res = alt
 			}
 		}
+	}
+	if !res.Outcome.Conclusive() && l.Log != nil {
+		l.Log.Warn("inconclusive registry lookup", "image", image, "registry", res.Registry, "outcome", string(res.Outcome),
+			"status", res.Status, "cause", res.Cause)
 	}
 	out := &policy.ImageLookup{
 		Outcome: policy.LookupOutcome(res.Outcome), Status: res.Status, Repository: res.Repository,

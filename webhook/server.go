@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 )
@@ -37,6 +38,11 @@ type ServerOptions struct {
 	ShutdownDelay time.Duration
 	Handler       HandlerOptions
 	Log           *slog.Logger
+	// Prepare, when set, runs before the server turns ready (e.g. waiting
+	// for cluster caches); an error stops the server.
+	Prepare func(ctx context.Context) error
+	// Collectors are registered with the server's metrics.
+	Collectors []prometheus.Collector
 }
 
 // Server is the HTTPS admission server.
@@ -65,6 +71,11 @@ func NewServer(e *Engine, o ServerOptions) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: o, engine: e, metrics: NewMetrics(), log: log, watcher: w}
+	for _, c := range o.Collectors {
+		if err := s.metrics.registry.Register(c); err != nil {
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
 	mux := http.NewServeMux()
 	s.inner = crwebhook.NewServer(crwebhook.Options{
 		Host:       o.Host,
@@ -113,6 +124,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- s.inner.Start(serveCtx) }()
+	if s.opts.Prepare != nil {
+		if err := s.opts.Prepare(ctx); err != nil {
+			stop()
+			<-errc
+			return err
+		}
+	}
 	s.ready.Store(true)
 	s.log.Info("serving", "host", s.opts.Host, "port", s.opts.Port, "paths", []string{PathWarn, PathEnforce})
 	select {

@@ -19,7 +19,7 @@ import (
 func serve(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var startup, severity stringList
+	var startup, severity, insecure, nodeCreds, mirrors stringList
 	host := fs.String("host", "", "address to listen on (empty: all)")
 	port := fs.Int("port", 8443, "HTTPS port")
 	cert := fs.String("tls-cert-file", "/etc/nobackoff/tls/tls.crt", "serving certificate (PEM), reloaded when it changes")
@@ -30,6 +30,14 @@ func serve(args []string, stderr io.Writer) int {
 	format := fs.String("log-format", "json", "log format: json or text")
 	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
 	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
+	lookups := fs.Bool("registry-lookups", true, "look images up in their registries (needs the cluster for pull secrets and nodes)")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for the cluster view (default: the pod's service account)")
+	budget := fs.Duration("registry-timeout", 3*time.Second, "budget for all registry lookups of one review (keep well under the webhook's timeoutSeconds)")
+	caFile := fs.String("registry-ca", "", "PEM file of CAs to trust for registries, besides the system's")
+	loopback := fs.Bool("allow-loopback-registries", false, "allow registry lookups to loopback addresses")
+	fs.Var(&insecure, "insecure-registry", "registry host[:port] reached over plain HTTP or unverified TLS; repeatable")
+	fs.Var(&nodeCreds, "node-credentials", "registry glob whose credentials the nodes hold (auth failures there are inconclusive); repeatable")
+	fs.Var(&mirrors, "registry-mirror", "REGISTRY=MIRROR[,MIRROR...]: mirrors the nodes' runtime tries first; repeatable")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -45,10 +53,29 @@ func serve(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	srv, err := webhook.NewServer(engine, webhook.ServerOptions{
+	opts := webhook.ServerOptions{
 		Host: *host, Port: *port, CertFile: *cert, KeyFile: *key, ShutdownDelay: *delay,
 		Handler: webhook.HandlerOptions{CheckControllerOwned: *owned}, Log: log,
-	})
+	}
+	if *lookups {
+		cluster, err := webhook.ConnectCluster(*kubeconfig, 10*time.Minute)
+		if err != nil {
+			fmt.Fprintf(stderr, "nobackoff serve: %v\n(registry lookups need the cluster's pull secrets; run in a cluster, give --kubeconfig, or --registry-lookups=false)\n", err)
+			return exitUsage
+		}
+		l, err := webhook.NewLookups(webhook.RegistrySettings{
+			Insecure: insecure, NodeCredentials: nodeCreds, Mirrors: mirrors, CAFile: *caFile, Budget: *budget, AllowLoopback: *loopback,
+		}, cluster, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, "nobackoff serve: --"+err.Error())
+			return exitUsage
+		}
+		l.Log = log
+		engine = engine.WithLookups(l)
+		opts.Prepare = func(ctx context.Context) error { return cluster.Start(ctx, 2*time.Minute) }
+		opts.Collectors = l.Resolver.Metrics().Collectors()
+	}
+	srv, err := webhook.NewServer(engine, opts)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return exitFindings

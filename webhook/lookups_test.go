@@ -1,0 +1,127 @@
+package webhook
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nobackoff/nobackoff/internal/testregistry"
+	"github.com/nobackoff/nobackoff/policy"
+	"github.com/nobackoff/nobackoff/registrycheck"
+)
+
+func lookupHandler(t testing.TB, mode Mode, cluster ClusterView) *Handler {
+	t.Helper()
+	l, err := NewLookups(RegistrySettings{Budget: 3 * time.Second, AllowLoopback: true}, cluster, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewHandler(NewEngine(policy.NewCatalog(policy.Options{})).WithLookups(l), mode, HandlerOptions{}, NewMetrics(), nil)
+}
+
+func TestAdmissionWithRegistryLookups(t *testing.T) {
+	reg := testregistry.New(t)
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	reg.Push("shop/app:latest", testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, amd64))
+	cluster := NewStaticCluster([]registrycheck.Platform{{OS: "linux", Architecture: "amd64"}})
+
+	d := deployment()
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: reg.Host + "/shop/app:latests", Resources: limits("64Mi")}}
+	body := reviewBody(t, admissionv1.Create, deploymentKind, d, nil)
+
+	resp := post(t, lookupHandler(t, Warn, cluster), body)
+	if !resp.Allowed || fmt.Sprint(warningIDs(t, resp.Warnings)) != "[image.tag-not-found]" {
+		t.Fatalf("warn: allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
+	}
+	if resp := post(t, lookupHandler(t, Enforce, cluster), body); resp.Allowed {
+		t.Fatal("enforce mode admitted a tag that does not exist")
+	}
+	d.Spec.Template.Spec.Containers[0].Image = reg.Host + "/shop/app:latest"
+	if resp := post(t, lookupHandler(t, Enforce, cluster), reviewBody(t, admissionv1.Create, deploymentKind, d, nil)); !resp.Allowed || len(resp.Warnings) != 0 {
+		t.Fatalf("existing image: allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
+	}
+}
+
+// TestRegistryDownNeverDenies: an unreachable registry is a warning in
+// both modes.
+func TestRegistryDownNeverDenies(t *testing.T) {
+	d := deployment()
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: "127.0.0.1:1/shop/app:1.0", Resources: limits("64Mi")}}
+	resp := post(t, lookupHandler(t, Enforce, NewStaticCluster(nil)), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
+	if !resp.Allowed || fmt.Sprint(warningIDs(t, resp.Warnings)) != "[image.lookup-inconclusive]" {
+		t.Fatalf("allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
+	}
+}
+
+func TestNodePlatforms(t *testing.T) {
+	node := func(name, os, arch string, lbl map[string]string) *corev1.Node {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}}}
+		for k, v := range lbl {
+			n.Labels[k] = v
+		}
+		if os != "" {
+			n.Labels[corev1.LabelOSStable], n.Labels[corev1.LabelArchStable] = os, arch
+		} else {
+			n.Status.NodeInfo = corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: arch}
+		}
+		return n
+	}
+	got := nodePlatforms([]*corev1.Node{
+		node("a", "linux", "amd64", nil), node("b", "linux", "amd64", nil), node("c", "linux", "arm64", nil), node("d", "", "s390x", nil),
+	})
+	if fmt.Sprint(got) != "[linux/amd64 linux/arm64 linux/s390x]" {
+		t.Fatalf("platforms %v", got)
+	}
+	spec := &corev1.PodSpec{NodeSelector: map[string]string{corev1.LabelArchStable: "arm64"}}
+	if n := narrowPlatforms(got, spec); fmt.Sprint(n) != "[linux/arm64]" {
+		t.Fatalf("narrowed to %v", n)
+	}
+	spec = &corev1.PodSpec{OS: &corev1.PodOS{Name: corev1.Windows}}
+	if n := narrowPlatforms(got, spec); len(n) != 0 {
+		t.Fatalf("windows pod on linux nodes: %v", n)
+	}
+}
+
+// BenchmarkReviewWarmCache measures a review of a Deployment with three
+// images whose lookups are cached: the steady state of a busy cluster.
+func BenchmarkReviewWarmCache(b *testing.B) {
+	reg := testregistry.New(b)
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	d := deployment()
+	d.Spec.Template.Spec.Containers = nil
+	for i := range 3 {
+		reg.Push(fmt.Sprintf("shop/app%d:1.0", i), testregistry.Image(b, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, amd64))
+		d.Spec.Template.Spec.Containers = append(d.Spec.Template.Spec.Containers,
+			corev1.Container{Name: fmt.Sprintf("c%d", i), Image: fmt.Sprintf("%s/shop/app%d:1.0", reg.Host, i), Resources: limits("64Mi")})
+	}
+	body := reviewBody(b, admissionv1.Create, deploymentKind, d, nil)
+	h := lookupHandler(b, Warn, NewStaticCluster([]registrycheck.Platform{{OS: "linux", Architecture: "amd64"}}))
+	serve := func() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, PathWarn, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+	serve() // warm the caches
+	heads := reg.Heads.Load()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		serve()
+	}
+	b.StopTimer()
+	if n := reg.Heads.Load() - heads; n != 0 {
+		b.Fatalf("%d registry requests with a warm cache", n)
+	}
+}
