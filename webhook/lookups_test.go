@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,5 +124,65 @@ func BenchmarkReviewWarmCache(b *testing.B) {
 	b.StopTimer()
 	if n := reg.Heads.Load() - heads; n != 0 {
 		b.Fatalf("%d registry requests with a warm cache", n)
+	}
+}
+
+// TestConcurrentReviewsShareLookups: 100 concurrent reviews of one new
+// image cost the registry one request.
+func TestConcurrentReviewsShareLookups(t *testing.T) {
+	reg := testregistry.New(t)
+	reg.Push("shop/app:1.0", testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, v1.Platform{OS: "linux", Architecture: "amd64"}))
+	reg.Set(testregistry.Faults{Delay: 100 * time.Millisecond})
+	d := deployment()
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: reg.Host + "/shop/app:1.0", Command: []string{"/app"}, Resources: limits("64Mi")}}
+	body := reviewBody(t, admissionv1.Create, deploymentKind, d, nil)
+	h := lookupHandler(t, Enforce, NewStaticCluster(nil))
+	var wg sync.WaitGroup
+	failures := make(chan string, 100)
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodPost, PathEnforce, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"allowed":true`)) {
+				failures <- rec.Body.String()
+			}
+		}()
+	}
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Error(f)
+	}
+	if n := reg.Heads.Load(); n != 1 {
+		t.Fatalf("100 concurrent reviews sent %d HEADs, want 1", n)
+	}
+}
+
+// TestDistinctImagesLookedUpInParallel: a pod with five images against a
+// registry answering in 200 ms costs about one answer, not five. The time
+// is reported, not asserted; the count of requests is.
+func TestDistinctImagesLookedUpInParallel(t *testing.T) {
+	reg := testregistry.New(t)
+	d := deployment()
+	d.Spec.Template.Spec.Containers = nil
+	for i := range 5 {
+		reg.Push(fmt.Sprintf("shop/app%d:1.0", i), testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, v1.Platform{OS: "linux", Architecture: "amd64"}))
+		d.Spec.Template.Spec.Containers = append(d.Spec.Template.Spec.Containers,
+			corev1.Container{Name: fmt.Sprintf("c%d", i), Image: fmt.Sprintf("%s/shop/app%d:1.0", reg.Host, i), Command: []string{"/app"}, Resources: limits("64Mi")})
+	}
+	const delay = 200 * time.Millisecond
+	reg.Set(testregistry.Faults{Delay: delay})
+	start := time.Now()
+	resp := post(t, lookupHandler(t, Warn, NewStaticCluster(nil)), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
+	t.Logf("5 images at %v each: review took %v", delay, time.Since(start))
+	if !resp.Allowed || len(resp.Warnings) != 0 {
+		t.Fatalf("allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
+	}
+	if n := reg.Heads.Load(); n != 5 {
+		t.Fatalf("%d HEADs, want 5", n)
 	}
 }

@@ -231,6 +231,38 @@ func TestCheckAgainstRealRegistries(t *testing.T) {
 		}
 	})
 
+	t.Run("insecure registry: TLS without verification", func(t *testing.T) {
+		image := deploymentYAML("insecure", "${OPEN}/shop/app:1.0", "", "")
+		file := filepath.Join(t.TempDir(), "m.yaml")
+		_ = os.WriteFile(file, []byte(strings.ReplaceAll(image, "${OPEN}", r.open.Host)), 0o600)
+		// Without the CA the certificate is not trusted: inconclusive.
+		code, out, _ := runCLI(t, "", "check", "-f", file, "-o", "json", "--docker-config", r.dockerConfig)
+		if code != exitOK || !strings.Contains(out, `"image.lookup-inconclusive"`) {
+			t.Fatalf("untrusted CA: exit %d %s", code, out)
+		}
+		code, out, _ = runCLI(t, "", "check", "-f", file, "-o", "json", "--docker-config", r.dockerConfig, "--insecure-registry", r.open.Host)
+		if code != exitOK || strings.Contains(out, `"image.`) {
+			t.Fatalf("--insecure-registry: exit %d %s", code, out)
+		}
+	})
+
+	t.Run("docker config stands in for node credentials", func(t *testing.T) {
+		cfg := filepath.Join(t.TempDir(), "config.json")
+		_ = os.WriteFile(cfg, []byte(`{"auths":{"`+r.private.Host+`":{"auth":"Y2k6czNjcmV0"}}}`), 0o600)
+		image := deploymentYAML("node-creds", priv, "", "")
+		code, fs := r.check(t, image, "--docker-config", cfg)
+		if code != exitOK || len(fs) != 0 {
+			t.Fatalf("exit %d findings %+v", code, fs)
+		}
+	})
+
+	t.Run("node credential registries make auth failures inconclusive", func(t *testing.T) {
+		code, fs := r.check(t, deploymentYAML("node-glob", priv, "", ""), "--node-credentials", "127.0.0.1:*")
+		if code != exitOK || len(fs) != 1 || fs[0].Check != "image.lookup-inconclusive" {
+			t.Fatalf("exit %d findings %+v", code, fs)
+		}
+	})
+
 	t.Run("registry down", func(t *testing.T) {
 		r.open.Stop()
 		start := time.Now()
