@@ -30,6 +30,7 @@ func serve(args []string, stderr io.Writer) int {
 	format := fs.String("log-format", "json", "log format: json or text")
 	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
 	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
+	configFile := fs.String("config", "", "configuration file (YAML: registries, checks), e.g. the chart's ConfigMap")
 	lookups := fs.Bool("registry-lookups", true, "look images up in their registries (needs the cluster for pull secrets and nodes)")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for the cluster view (default: the pod's service account)")
 	budget := fs.Duration("registry-timeout", 3*time.Second, "budget for all registry lookups of one review (keep well under the webhook's timeoutSeconds)")
@@ -47,9 +48,23 @@ func serve(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	crlog.SetLogger(logr.FromSlogHandler(log.Handler()))
-	engine, err := webhook.NewEngineFromSettings(webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity})
+	catalog := webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity}
+	registries := webhook.RegistrySettings{
+		Insecure: insecure, NodeCredentials: nodeCreds, Mirrors: mirrors, CAFile: *caFile, Budget: *budget, AllowLoopback: *loopback,
+	}
+	if *configFile != "" {
+		cfg, err := webhook.LoadConfig(*configFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "nobackoff serve: --config:", err)
+			return exitUsage
+		}
+		budgetSet := false
+		fs.Visit(func(f *flag.Flag) { budgetSet = budgetSet || f.Name == "registry-timeout" })
+		cfg.Apply(&catalog, &registries, budgetSet)
+	}
+	engine, err := webhook.NewEngineFromSettings(catalog)
 	if err != nil {
-		fmt.Fprintln(stderr, "nobackoff serve: --"+err.Error())
+		fmt.Fprintln(stderr, "nobackoff serve: "+err.Error())
 		return exitUsage
 	}
 
@@ -63,11 +78,9 @@ func serve(args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "nobackoff serve: %v\n(registry lookups need the cluster's pull secrets; run in a cluster, give --kubeconfig, or --registry-lookups=false)\n", err)
 			return exitUsage
 		}
-		l, err := webhook.NewLookups(webhook.RegistrySettings{
-			Insecure: insecure, NodeCredentials: nodeCreds, Mirrors: mirrors, CAFile: *caFile, Budget: *budget, AllowLoopback: *loopback,
-		}, cluster, nil)
+		l, err := webhook.NewLookups(registries, cluster, nil)
 		if err != nil {
-			fmt.Fprintln(stderr, "nobackoff serve: --"+err.Error())
+			fmt.Fprintln(stderr, "nobackoff serve: "+err.Error())
 			return exitUsage
 		}
 		l.Log = log

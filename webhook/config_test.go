@@ -1,0 +1,72 @@
+package webhook
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		f := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(f, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	c, err := LoadConfig(write(`
+registries:
+  lookupBudget: 2s
+  nodeCredentials: ["*.dkr.ecr.*.amazonaws.com"]
+  insecure: [registry.internal:5000]
+  mirrors: {docker.io: [mirror.internal, mirror2.internal]}
+checks:
+  severity: {resources.memory-limit-missing: info}
+  expectedStartupSeconds: {jvm: 60}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := CatalogSettings{Severity: []string{"image.mutable-tag=warning"}}
+	reg := RegistrySettings{Budget: 3 * time.Second, Insecure: []string{"other:5000"}}
+	c.Apply(&cat, &reg, false)
+	if reg.Budget != 2*time.Second || len(reg.Insecure) != 2 || len(reg.NodeCredentials) != 1 ||
+		strings.Join(reg.Mirrors, ";") != "docker.io=mirror.internal,mirror2.internal" {
+		t.Fatalf("registries %+v", reg)
+	}
+	if strings.Join(cat.Severity, ";") != "resources.memory-limit-missing=info;image.mutable-tag=warning" ||
+		strings.Join(cat.ExpectedStartup, ";") != "jvm=60" {
+		t.Fatalf("catalog %+v", cat)
+	}
+	if _, err := NewEngineFromSettings(cat); err != nil {
+		t.Fatalf("settings from the file do not build an engine: %v", err)
+	}
+	if _, err := NewLookups(reg, NewStaticCluster(nil), nil); err != nil {
+		t.Fatalf("settings from the file do not build lookups: %v", err)
+	}
+	reg = RegistrySettings{Budget: 5 * time.Second}
+	c.Apply(&CatalogSettings{}, &reg, true)
+	if reg.Budget != 5*time.Second {
+		t.Errorf("the --registry-timeout flag lost to the file: %v", reg.Budget)
+	}
+
+	for name, bad := range map[string]string{
+		"typo'd key":   "registries:\n  lookupBudgte: 2s\n",
+		"bad duration": "registries:\n  lookupBudget: soon\n",
+		"wrong type":   "registries:\n  insecure: registry.internal\n",
+	} {
+		if _, err := LoadConfig(write(bad)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// A bad value reaches the settings' own validation.
+	c, _ = LoadConfig(write("checks:\n  severity: {image.no-such-check: info}\n"))
+	cat = CatalogSettings{}
+	c.Apply(&cat, &RegistrySettings{}, false)
+	if _, err := NewEngineFromSettings(cat); err == nil {
+		t.Error("an unknown check ID in the file was accepted")
+	}
+}
