@@ -116,6 +116,16 @@ func nodePlatforms(nodes []*corev1.Node) []registrycheck.Platform {
 // ConnectCluster builds the cluster view from a kubeconfig file, or from
 // the pod's service account when kubeconfig is empty.
 func ConnectCluster(kubeconfig string, resync time.Duration) (*InformerCluster, error) {
+	client, err := KubeClient(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return NewInformerCluster(client, resync), nil
+}
+
+// KubeClient connects to the cluster with a kubeconfig file, or with the
+// pod's service account when kubeconfig is empty.
+func KubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -131,5 +141,5 @@ func ConnectCluster(kubeconfig string, resync time.Duration) (*InformerCluster, 
 	if err != nil {
 		return nil, fmt.Errorf("cluster client: %w", err)
 	}
-	return NewInformerCluster(client, resync), nil
+	return client, nil
 }

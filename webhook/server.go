@@ -43,6 +43,9 @@ type ServerOptions struct {
 	Prepare func(ctx context.Context) error
 	// Collectors are registered with the server's metrics.
 	Collectors []prometheus.Collector
+	// Upkeep, when set, runs beside the server until it stops (e.g. the
+	// self-managed certificates' renewal loop).
+	Upkeep func(ctx context.Context)
 }
 
 // Server is the HTTPS admission server.
@@ -122,6 +125,9 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Error("certificate watcher stopped", "error", err)
 		}
 	}()
+	if s.opts.Upkeep != nil {
+		go s.opts.Upkeep(serveCtx)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.inner.Start(serveCtx) }()
 	if s.opts.Prepare != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -30,6 +31,12 @@ func serve(args []string, stderr io.Writer) int {
 	format := fs.String("log-format", "json", "log format: json or text")
 	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
 	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
+	certMode := fs.String("certs", "files", "serving certificates: files (--tls-cert-file/--tls-key-file, reloaded on change) or self (a CA and certificate kept in a Secret, renewed, caBundle patched)")
+	certSecret := fs.String("certs-secret", "nobackoff-tls", "self certs: the Secret holding the bundle")
+	certService := fs.String("certs-service", "nobackoff", "self certs: the Service whose DNS names the certificate covers")
+	certWebhook := fs.String("certs-webhook-configuration", "nobackoff", "self certs: the ValidatingWebhookConfiguration to patch with the CA (empty: none)")
+	certDir := fs.String("certs-dir", "/tmp/nobackoff-certs", "self certs: where the key pair is written for the server")
+	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "self certs: the release namespace (default: the pod's)")
 	configFile := fs.String("config", "", "configuration file (YAML: registries, checks), e.g. the chart's ConfigMap")
 	lookups := fs.Bool("registry-lookups", true, "look images up in their registries (needs the cluster for pull secrets and nodes)")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for the cluster view (default: the pod's service account)")
@@ -87,6 +94,29 @@ func serve(args []string, stderr io.Writer) int {
 		engine = engine.WithLookups(l)
 		opts.Prepare = func(ctx context.Context) error { return cluster.Start(ctx, 2*time.Minute) }
 		opts.Collectors = l.Resolver.Metrics().Collectors()
+	}
+	switch *certMode {
+	case "files":
+	case "self":
+		client, err := webhook.KubeClient(*kubeconfig)
+		if err != nil {
+			fmt.Fprintln(stderr, "nobackoff serve: --certs self:", err)
+			return exitUsage
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		upkeep, certFile, keyFile, err := webhook.StartSelfCerts(ctx, webhook.SelfCertOptions{
+			Client: client, Namespace: *namespace, Secret: *certSecret, Service: *certService,
+			WebhookConfiguration: *certWebhook, Dir: *certDir, Log: log,
+		})
+		cancel()
+		if err != nil {
+			log.Error("cannot obtain a serving certificate", "error", err)
+			return exitFindings
+		}
+		opts.CertFile, opts.KeyFile, opts.Upkeep = certFile, keyFile, upkeep
+	default:
+		fmt.Fprintf(stderr, "nobackoff serve: --certs %q: want files or self\n", *certMode)
+		return exitUsage
 	}
 	srv, err := webhook.NewServer(engine, opts)
 	if err != nil {
