@@ -65,7 +65,7 @@ func (i imageCheck) Check(_ context.Context, p *Pod) ([]Finding, error) {
 
 // authFailureIsInconclusive: on registries whose credentials the nodes
 // hold, the kubelet tries those after the pod's; nobackoff cannot see them.
-func authFailureIsInconclusive(l *ImageLookup) bool { return l.NodeCredentials }
+func authFailureIsInconclusive(l *ImageLookup) bool { return l.NodeCredentials || l.CredentialsUnknown }
 
 func tagNotFound(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 	if l.Outcome != LookupTagNotFound {
@@ -110,14 +110,22 @@ func unauthorized(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 		return nil
 	}
 	var msg, fix string
-	if !l.CredentialsMatched {
+	switch {
+	case l.MaybeMissing && l.Suggestion != "":
+		msg = fmt.Sprintf("%s does not exist or needs credentials; did you mean %s? (%s)", l.Repository, l.Suggestion, pullEffect(c))
+		fix = fmt.Sprintf("use %s, or add a pull secret if the repository is private", l.Suggestion)
+	case l.MaybeMissing:
+		msg = fmt.Sprintf("%s refused %s: the repository does not exist or is private (%s)", l.Repository, sourceOrAnonymous(l), pullEffect(c))
+		fix = "check the image name; for a private repository add a pull secret with access"
+	case !l.CredentialsMatched:
 		msg = fmt.Sprintf("%s refused anonymous access (no pull secret matches; private or missing repository): %s", l.Repository, pullEffect(c))
 		fix = "add a kubernetes.io/dockerconfigjson Secret for the registry to imagePullSecrets (or the ServiceAccount)"
-	} else {
+	default:
 		msg = fmt.Sprintf("%s rejected %s: %s", l.Repository, credentialsSaid(l), pullEffect(c))
 		fix = "update the secret's credentials for this registry"
 	}
 	f := c.Finding(ImageUnauthorized, Error, "image", msg, fix)
+	f.Suggestion = l.Suggestion
 	return &f
 }
 
@@ -145,6 +153,9 @@ func lookupInconclusive(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 			return nil
 		}
 		why = fmt.Sprintf("the registry refused %s, but the nodes hold credentials for it", sourceOrAnonymous(l))
+		if l.CredentialsUnknown {
+			why = fmt.Sprintf("the registry refused %s, and a referenced pull secret or ServiceAccount was not found (not created, or not seen yet)", sourceOrAnonymous(l))
+		}
 	default:
 		return nil
 	}
@@ -203,9 +214,48 @@ func noCommand(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 	return &f
 }
 
-// runsAsRoot predicts the kubelet's runAsNonRoot verification.
+type runsAsRootCheck struct{}
+
+func (runsAsRootCheck) ID() ID { return ImageRunsAsRoot }
+
+// Check predicts the kubelet's runAsNonRoot verification: a runAsUser of 0
+// fails it whatever the image; without a runAsUser the image's user must
+// be a numeric non-zero UID. Windows pods follow other rules and are not
+// judged.
+func (runsAsRootCheck) Check(_ context.Context, p *Pod) ([]Finding, error) {
+	if p.Spec.OS != nil && p.Spec.OS.Name == corev1.Windows {
+		return nil, nil
+	}
+	var out []Finding
+	for _, c := range p.Containers() {
+		if c.Kind == Ephemeral || !effectiveRunAsNonRoot(p, c) {
+			continue
+		}
+		if uid := effectiveRunAsUser(p, c); uid != nil {
+			if *uid == 0 {
+				field := p.Path + ".securityContext.runAsUser"
+				if c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil {
+					field = c.Field("securityContext.runAsUser")
+				}
+				f := c.Finding(ImageRunsAsRoot, Error, "", "runAsNonRoot is set but runAsUser is 0 (root): CreateContainerConfigError", "set runAsUser to a non-zero UID")
+				f.Field = field
+				out = append(out, f)
+			}
+			continue
+		}
+		if l, ok := lookupOf(p, c); ok {
+			if f := runsAsRoot(p, c, l); f != nil {
+				out = append(out, *f)
+			}
+		}
+	}
+	return out, nil
+}
+
+// runsAsRoot judges the image's user for a container that must run as
+// non-root and sets no runAsUser.
 func runsAsRoot(p *Pod, c ContainerRef, l *ImageLookup) *Finding {
-	if l.Config == nil || !effectiveRunAsNonRoot(p, c) || effectiveRunAsUser(p, c) != nil {
+	if l.Config == nil {
 		return nil
 	}
 	user := l.Config.User
@@ -292,7 +342,7 @@ func imageChecks() []Check {
 		imageCheck{ImagePlatformMismatch, platformMismatch, false},
 		imageCheck{ImageLookupInconclusive, lookupInconclusive, true},
 		imageCheck{ImageNoCommand, noCommand, false},
-		imageCheck{ImageRunsAsRoot, runsAsRoot, false},
+		runsAsRootCheck{},
 	}
 }
 

@@ -36,6 +36,13 @@ type ImageLookup struct {
 	// NodeCredentials is set for registries whose credentials the nodes
 	// provide: an authorization failure is then inconclusive.
 	NodeCredentials bool
+	// CredentialsUnknown is set when a referenced pull secret or
+	// ServiceAccount was not found (not created yet, or not seen yet): an
+	// authorization failure is then inconclusive too.
+	CredentialsUnknown bool
+	// MaybeMissing marks an authorization failure from a registry that
+	// answers so for repositories that do not exist (Docker Hub).
+	MaybeMissing bool
 	// Suggestion is the closest existing tag or repository, if known.
 	Suggestion string
 	// Cause explains an inconclusive outcome.

@@ -159,13 +159,8 @@ func (r *Resolver) Inspect(ctx context.Context, res Result, platforms []Platform
 	}
 	digest := ""
 	for _, want := range platforms {
-		for _, have := range info.Platforms {
-			if want.Runs(have) {
-				digest = childFor[have]
-				break
-			}
-		}
-		if digest != "" {
+		if have, ok := preferred(want, info.Platforms); ok {
+			digest = childFor[have]
 			break
 		}
 	}
@@ -233,4 +228,24 @@ func (r *Resolver) config(ctx context.Context, res Result, digestName string) (c
 	}
 	r.content.put(key, out, ttlContent)
 	return out, nil
+}
+
+// preferred picks the entry a node of platform want would run, as
+// containerd ranks them: its own architecture first (exact variant, then
+// any), then the compatible ones (386 on amd64, arm on arm64).
+func preferred(want Platform, haves []Platform) (Platform, bool) {
+	for _, pass := range []func(h Platform) bool{
+		func(h Platform) bool {
+			return h.OS == want.OS && h.Architecture == want.Architecture && h.Variant == want.Variant
+		},
+		func(h Platform) bool { return h.OS == want.OS && h.Architecture == want.Architecture && want.Runs(h) },
+		want.Runs,
+	} {
+		for _, h := range haves {
+			if pass(h) {
+				return h, true
+			}
+		}
+	}
+	return Platform{}, false
 }

@@ -1,6 +1,7 @@
 package registrycheck
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,10 +12,31 @@ type Metrics struct {
 	lookups  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	cacheOps *prometheus.CounterVec
+
+	mu       sync.Mutex
+	labelled map[string]bool
+}
+
+// maxRegistryLabels bounds the registry label's values: registries come
+// from pod authors; past this many, new ones are counted as "other".
+const maxRegistryLabels = 64
+
+func (m *Metrics) registryLabel(registry string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.labelled[registry] {
+		return registry
+	}
+	if len(m.labelled) >= maxRegistryLabels {
+		return "other"
+	}
+	m.labelled[registry] = true
+	return registry
 }
 
 func newMetrics() *Metrics {
 	return &Metrics{
+		labelled: map[string]bool{},
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nobackoff_registry_lookups_total",
 			Help: "Registry lookups (requests actually sent) by registry and outcome.",
@@ -37,6 +59,7 @@ func (m *Metrics) Collectors() []prometheus.Collector {
 }
 
 func (m *Metrics) lookup(registry string, o Outcome, d time.Duration) {
+	registry = m.registryLabel(registry)
 	m.lookups.WithLabelValues(registry, string(o)).Inc()
 	m.duration.WithLabelValues(registry).Observe(d.Seconds())
 }

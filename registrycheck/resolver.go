@@ -119,6 +119,9 @@ type Result struct {
 	// Suggestion is the closest existing tag or repository, when one is
 	// known for a not-found outcome.
 	Suggestion string
+	// MaybeMissing marks an authorization failure from a registry that
+	// answers so for missing repositories too (Docker Hub).
+	MaybeMissing bool
 }
 
 // Resolver looks images up. It is safe for concurrent use; one Resolver
@@ -129,6 +132,7 @@ type Resolver struct {
 	secure    http.RoundTripper
 	unverify  http.RoundTripper
 	results   *ttlCache[Attempt]
+	refines   *ttlCache[refined]
 	content   *ttlCache[any]
 	flights   singleflight.Group
 	mu        sync.Mutex
@@ -144,6 +148,7 @@ func NewResolver(o Options) *Resolver {
 	r := &Resolver{
 		opts: o, insecure: map[string]bool{},
 		results: newTTLCache[Attempt](o.CacheEntries, o.Now), content: newTTLCache[any](o.CacheEntries, o.Now),
+		refines: newTTLCache[refined](o.CacheEntries, o.Now),
 		pullers: map[string]*remote.Puller{}, slots: map[string]chan struct{}{}, pausedTil: map[string]time.Time{},
 		metrics: newMetrics(),
 	}
@@ -161,7 +166,9 @@ func (r *Resolver) Metrics() *Metrics { return r.metrics }
 func (r *Resolver) newTransport(tc *tls.Config) http.RoundTripper {
 	d := &net.Dialer{Timeout: r.opts.RequestTimeout, KeepAlive: 30 * time.Second, Control: dialControl(r.opts.AllowLoopback)}
 	return &pauseRecorder{r: r, inner: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		// No proxy: the address guard must see the registry's address,
+		// not a proxy's.
+		Proxy:                 nil,
 		DialContext:           d.DialContext,
 		TLSClientConfig:       tc,
 		TLSHandshakeTimeout:   r.opts.RequestTimeout,
@@ -180,6 +187,12 @@ type pauseRecorder struct {
 }
 
 func (p *pauseRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	// go-containerregistry falls back to plain HTTP for private-range
+	// hosts; the node's runtime does not (except on localhost), and it
+	// would send credentials in clear. Allow it only where configured.
+	if req.URL.Scheme == "http" && !p.r.insecure[req.URL.Host] && !isLoopbackHost(req.URL.Hostname()) {
+		return nil, &AddressError{Addr: req.URL.Host, Reason: "plain HTTP to a registry not configured as insecure"}
+	}
 	resp, err := p.inner.RoundTrip(req)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 		p.r.pause(req.URL.Host, retryAfter(resp.Header.Get("Retry-After"), p.r.opts.Now()))
@@ -199,9 +212,22 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return min(max(d, 0), 10*time.Minute)
 }
 
+// maxTracked bounds the per-registry state (pauses, connection slots,
+// pullers): image references come from pod authors, so their registries are
+// unbounded.
+const maxTracked = 1024
+
 func (r *Resolver) pause(host string, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.pausedTil) >= maxTracked {
+		now := r.opts.Now()
+		for h, until := range r.pausedTil {
+			if !now.Before(until) {
+				delete(r.pausedTil, h)
+			}
+		}
+	}
 	if until := r.opts.Now().Add(d); until.After(r.pausedTil[host]) {
 		r.pausedTil[host] = until
 	}
@@ -235,10 +261,20 @@ func (r *Resolver) Resolve(ctx context.Context, image string, kr *Keyring) Resul
 	if !res.CredentialsMatched {
 		creds = []Credential{{Source: Anonymous}}
 	}
-	// The node's runtime tries mirrors first; nobackoff takes the first
-	// conclusive answer from a mirror and otherwise asks the registry.
+	// The node's runtime tries mirrors first; nobackoff takes an image a
+	// mirror has and otherwise asks the registry. A mirror gets only the
+	// credentials whose keys match it, and at most half of what is left of
+	// the budget, so a stalled mirror cannot leave the registry unasked.
 	for _, m := range r.opts.Mirrors[host] {
-		at := r.attemptAll(ctx, named, m, creds)
+		mcreds := []Credential{{Source: Anonymous}}
+		if kr != nil {
+			if c, ok := kr.Lookup(m + "/" + reference.Path(named)); ok {
+				mcreds = c
+			}
+		}
+		mctx, cancel := context.WithTimeout(ctx, halfRemaining(ctx, r.opts.LookupTimeout))
+		at := r.attemptAll(mctx, named, m, mcreds)
+		cancel()
 		if at.Outcome == OK {
 			res.Attempt, res.Attempts = at, []Attempt{at}
 			return res
@@ -246,10 +282,27 @@ func (r *Resolver) Resolve(ctx context.Context, image string, kr *Keyring) Resul
 	}
 	best, all := r.attemptCredentials(ctx, named, host, creds)
 	res.Attempt, res.Attempts = best, all
-	if res.Outcome == TagNotFound || res.Outcome == RepositoryNotFound {
+	switch {
+	case res.Outcome == TagNotFound || res.Outcome == RepositoryNotFound:
 		r.refineNotFound(ctx, named, &res)
+	case res.Outcome == Unauthorized && host == "docker.io":
+		// Docker Hub answers 401, not 404, for a repository that does not
+		// exist: it may be a typo of an official image.
+		res.MaybeMissing = true
+		if lib, ok := strings.CutPrefix(reference.Path(named), "library/"); ok {
+			res.Suggestion = closest(lib, officialImages())
+		}
 	}
 	return res
+}
+
+// halfRemaining is half the time left before ctx's deadline (or half of
+// dflt without one).
+func halfRemaining(ctx context.Context, dflt time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl) / 2
+	}
+	return dflt / 2
 }
 
 func (r *Resolver) attemptAll(ctx context.Context, named reference.Named, host string, creds []Credential) Attempt {
@@ -345,11 +398,13 @@ func (r *Resolver) attempt(ctx context.Context, named reference.Named, host stri
 	key := cacheKey(ref, c)
 	if at, ok := r.results.get(key); ok {
 		r.metrics.cache(true)
-		at.cred = c
+		// Shared by fingerprint: the name of the caller's own secret, not
+		// the first caller's, describes it.
+		at.cred, at.Source = c, c.Source
 		return at
 	}
 	r.metrics.cache(false)
-	if r.paused(host) {
+	if r.paused(ref.Context().RegistryStr()) {
 		base.Outcome, base.Status, base.Cause = RateLimited, http.StatusTooManyRequests, "rate-limited: waiting for Retry-After"
 		return base
 	}
@@ -368,7 +423,7 @@ func (r *Resolver) attempt(ctx context.Context, named reference.Named, host stri
 	select {
 	case v := <-ch:
 		at := v.Val.(Attempt)
-		at.cred = c
+		at.cred, at.Source = c, c.Source
 		return at
 	case <-ctx.Done():
 		base.Outcome, base.Cause = TimedOut, "no answer within the review's budget"
@@ -419,6 +474,13 @@ func (r *Resolver) acquire(ctx context.Context, host string) (func(), error) {
 	r.mu.Lock()
 	slot, ok := r.slots[host]
 	if !ok {
+		if len(r.slots) >= maxTracked {
+			for h, s := range r.slots {
+				if len(s) == 0 { // idle: holders of busy ones keep their channel
+					delete(r.slots, h)
+				}
+			}
+		}
 		slot = make(chan struct{}, r.opts.MaxPerRegistry)
 		r.slots[host] = slot
 	}
@@ -444,6 +506,11 @@ func (r *Resolver) puller(host string, c *Credential) (*remote.Puller, error) {
 	defer r.mu.Unlock()
 	if p, ok := r.pullers[key]; ok {
 		return p, nil
+	}
+	if len(r.pullers) >= maxTracked {
+		// Start afresh rather than grow: a puller is only a cache of auth
+		// handshakes.
+		r.pullers = map[string]*remote.Puller{}
 	}
 	var auth authn.Authenticator = authn.Anonymous
 	if c.Source != Anonymous {
@@ -508,4 +575,12 @@ func (r *Resolver) parseDigest(host, s string) (name.Digest, error) {
 		opts = append(opts, name.Insecure)
 	}
 	return name.NewDigest(s, opts...)
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -30,24 +30,60 @@ func officialImages() []string {
 	return out
 }
 
+// refined is what a not-found lookup learnt from the tag list or catalog.
+type refined struct {
+	outcome    Outcome
+	suggestion string
+}
+
 // refineNotFound tells a missing tag from a missing repository by listing
-// the repository's tags, and finds the closest existing name.
+// the repository's tags, and finds the closest existing name. Like the
+// lookup itself, it is shared by concurrent callers and cached as long as
+// a not-found answer.
 func (r *Resolver) refineNotFound(ctx context.Context, named reference.Named, res *Result) {
 	c, host := res.cred, res.Registry
 	if c == nil {
 		return
 	}
-	tags, err := r.listTags(ctx, named, host, c)
-	var terr *transport.Error
-	switch {
-	case err == nil:
-		res.Outcome = TagNotFound
-		if t, ok := named.(reference.Tagged); ok {
-			res.Suggestion = closest(t.Tag(), tags)
+	ref, err := r.ggcrRef(named, host)
+	if err != nil {
+		return
+	}
+	key := "refine|" + cacheKey(ref, c)
+	apply := func(v refined) {
+		if v.outcome != "" {
+			res.Outcome, res.Suggestion = v.outcome, v.suggestion
 		}
-	case errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound:
-		res.Outcome = RepositoryNotFound
-		res.Suggestion = r.closestRepository(ctx, named, host, c)
+	}
+	if v, ok := r.refines.get(key); ok {
+		apply(v)
+		return
+	}
+	ch := r.flights.DoChan(key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.LookupTimeout)
+		defer cancel()
+		var v refined
+		tags, err := r.listTags(lctx, named, host, c)
+		var terr *transport.Error
+		switch {
+		case err == nil:
+			v.outcome = TagNotFound
+			if t, ok := named.(reference.Tagged); ok {
+				v.suggestion = closest(t.Tag(), tags)
+			}
+		case errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound:
+			v.outcome = RepositoryNotFound
+			v.suggestion = r.closestRepository(lctx, named, host, c)
+		default:
+			return v, nil // unknown: not cached, the HEAD's answer stands
+		}
+		r.refines.put(key, v, ttlNotFound)
+		return v, nil
+	})
+	select {
+	case v := <-ch:
+		apply(v.Val.(refined))
+	case <-ctx.Done():
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -51,6 +52,31 @@ func (r *Report) Count(s policy.Severity) int {
 func CheckDocuments(ctx context.Context, e *Engine, docs []Document) (*Report, []error) {
 	rep := &Report{Read: len(docs)}
 	var errs []error
+	// Registry lookups make a review wait; review up to 8 workloads at a
+	// time, keeping the input order in the report.
+	results := make([]*Result, len(docs))
+	workloads := make([]*Workload, len(docs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range docs {
+		d := &docs[i]
+		if !IsWorkloadKind(d.GVK) {
+			continue
+		}
+		w, err := DecodeWorkload(d.GVK, d.JSON, true)
+		if err != nil {
+			continue // reported below, in order
+		}
+		workloads[i] = w
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res := e.Review(ctx, w)
+			results[i] = &res
+		}()
+	}
+	wg.Wait()
 	for i := range docs {
 		d := &docs[i]
 		if !IsWorkloadKind(d.GVK) {
@@ -60,12 +86,13 @@ func CheckDocuments(ctx context.Context, e *Engine, docs []Document) (*Report, [
 			}
 			continue
 		}
-		w, err := DecodeWorkload(d.GVK, d.JSON, true)
-		if err != nil {
+		w := workloads[i]
+		if w == nil {
+			_, err := DecodeWorkload(d.GVK, d.JSON, true)
 			errs = append(errs, &ManifestError{Where: d.Where(), Err: locateDecodeError(d.JSON, err)})
 			continue
 		}
-		res := e.Review(ctx, w)
+		res := *results[i]
 		for _, ie := range res.Invalid {
 			errs = append(errs, &ManifestError{Where: d.Where(), Err: ie})
 		}

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,7 +29,12 @@ type InformerCluster struct {
 	accounts  corelisters.ServiceAccountLister
 	nodes     corelisters.NodeLister
 	synced    []cache.InformerSynced
+	ready     atomic.Bool
 }
+
+// Synced reports whether the caches have their first listing; before,
+// lookups are inconclusive rather than judged without the pull secrets.
+func (c *InformerCluster) Synced() bool { return c.ready.Load() }
 
 // NewInformerCluster prepares the informers; Start runs them.
 func NewInformerCluster(client kubernetes.Interface, resync time.Duration) *InformerCluster {
@@ -61,6 +67,7 @@ func (c *InformerCluster) Start(ctx context.Context, timeout time.Duration) erro
 	if !cache.WaitForCacheSync(wctx.Done(), c.synced...) {
 		return fmt.Errorf("cluster caches (pull secrets, service accounts, nodes) did not sync within %v", timeout)
 	}
+	c.ready.Store(true)
 	return nil
 }
 

@@ -39,7 +39,15 @@ type Lookups struct {
 	Budget time.Duration
 	// Log receives a warning for every inconclusive lookup. May be nil.
 	Log *slog.Logger
+	// PodSecretsFinal is set in the webhook: a Pod reaching it already
+	// has its final imagePullSecrets (the ServiceAccount admission plugin
+	// copied the ServiceAccount's in at creation), so only workload
+	// templates fall back to the ServiceAccount.
+	PodSecretsFinal bool
 }
+
+// syncer is a ClusterView that can say whether it has its data yet.
+type syncer interface{ Synced() bool }
 
 // gather fills the pod's registry facts. It never fails: what cannot be
 // learnt in time becomes an inconclusive fact.
@@ -51,9 +59,16 @@ func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 
-	kr, issues, malformed := l.keyring(w)
-	pod.PullSecretIssues = issues
 	pod.Images = map[string]*policy.ImageLookup{}
+	if s, ok := l.Cluster.(syncer); ok && !s.Synced() {
+		// Without the pull secrets nothing is conclusive yet.
+		for _, c := range (&policy.Pod{Spec: w.Spec, Path: w.SpecPath}).Containers() {
+			pod.Images[c.Image] = &policy.ImageLookup{Outcome: policy.LookupTimedOut, Cause: "nobackoff's cluster caches are still syncing"}
+		}
+		return
+	}
+	kr, issues, unknown, malformed := l.keyring(w)
+	pod.PullSecretIssues = issues
 	if malformed {
 		return // every pull of the pod fails; the secret finding says why
 	}
@@ -91,6 +106,7 @@ func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
 	}
 	wg.Wait()
 	for i, image := range order {
+		results[i].CredentialsUnknown = unknown
 		pod.Images[image] = results[i]
 	}
 }
@@ -118,16 +134,20 @@ func needsConfig(spec *corev1.PodSpec, c policy.ContainerRef) bool {
 // keyring builds the pod's keyring by the kubelet's rule: the pod's own
 // imagePullSecrets when it lists any, else its ServiceAccount's (never
 // both). Secrets that cannot be used are reported; a malformed one fails
-// every pull of the pod.
-func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []policy.PullSecretIssue, malformed bool) {
+// every pull of the pod. unknown is set when a referenced secret or a named
+// ServiceAccount was not found: the credentials are then not all known.
+func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []policy.PullSecretIssue, unknown, malformed bool) {
 	kr = registrycheck.NewKeyring()
 	type ref struct{ name, field, sa string }
 	var refs []ref
 	for i, s := range w.Spec.ImagePullSecrets {
 		refs = append(refs, ref{s.Name, fmt.Sprintf("%s.imagePullSecrets[%d]", w.SpecPath, i), ""})
 	}
-	if len(refs) == 0 {
+	if len(refs) == 0 && !(l.PodSecretsFinal && w.Kind == "Pod") {
 		saName := w.Spec.ServiceAccountName
+		if saName == "" {
+			saName = w.Spec.DeprecatedServiceAccount
+		}
 		if saName == "" {
 			saName = "default"
 		}
@@ -135,6 +155,8 @@ func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []poli
 			for _, s := range sa.ImagePullSecrets {
 				refs = append(refs, ref{s.Name, w.SpecPath + ".serviceAccountName", saName})
 			}
+		} else if saName != "default" {
+			unknown = true // its secrets, if any, are not known
 		}
 	}
 	for _, r := range refs {
@@ -143,6 +165,7 @@ func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []poli
 		if !ok {
 			issue.Problem = policy.SecretMissing
 			issues = append(issues, issue)
+			unknown = true
 			continue
 		}
 		err := kr.AddSecret(s)
@@ -158,7 +181,7 @@ func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []poli
 			issues = append(issues, issue)
 		}
 	}
-	return kr, issues, malformed
+	return kr, issues, unknown, malformed
 }
 
 // lookup resolves one image with the pod's credentials, then, if those
@@ -180,7 +203,7 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 	out := &policy.ImageLookup{
 		Outcome: policy.LookupOutcome(res.Outcome), Status: res.Status, Repository: res.Repository,
 		Source: res.Source, CredentialsMatched: res.CredentialsMatched, NodeCredentials: res.NodeCredentials,
-		Suggestion: res.Suggestion, Cause: res.Cause,
+		Suggestion: res.Suggestion, Cause: res.Cause, MaybeMissing: res.MaybeMissing,
 	}
 	for _, a := range res.Attempts {
 		out.Tried = append(out.Tried, a.Source)

@@ -167,6 +167,17 @@ func TestFixtures(t *testing.T) {
 						if len(want) > 0 {
 							t.Fatalf("pass fixture declares expectations")
 						}
+						// A pass that only holds because nothing could be
+						// looked up proves nothing.
+						if registryCheck(id) {
+							for _, o := range checkFile(t, file, regs).Objects {
+								for _, f := range o.Result.Findings {
+									if f.Check == policy.ImageLookupInconclusive {
+										t.Errorf("pass fixture was inconclusive at %s: %s", f.Field, f.Message)
+									}
+								}
+							}
+						}
 						for _, g := range got {
 							t.Errorf("pass fixture produced %s %s at %s", id, g.severity, g.field)
 						}

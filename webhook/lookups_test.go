@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,4 +186,53 @@ func TestDistinctImagesLookedUpInParallel(t *testing.T) {
 	if n := reg.Heads.Load(); n != 5 {
 		t.Fatalf("%d HEADs, want 5", n)
 	}
+	if n := reg.MaxInFlight.Load(); n != 5 {
+		t.Fatalf("at most %d lookups were in flight at once, want all 5", n)
+	}
+}
+
+// TestPodSecretsFinalInWebhook: a Pod reaching the webhook already has its
+// final imagePullSecrets; an empty list does not fall back to the
+// ServiceAccount's (the CLI, reading files, does).
+func TestPodSecretsFinalInWebhook(t *testing.T) {
+	reg := testregistry.New(t)
+	reg.Push("private/app:1.0", testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, v1.Platform{OS: "linux", Architecture: "amd64"}))
+	reg.Set(testregistry.Faults{Users: map[string]string{"ci": "s3cret"}})
+	cluster := NewStaticCluster(nil)
+	errs := cluster.AddDocuments(mustDocs(t, `
+apiVersion: v1
+kind: Secret
+metadata: {name: regcred, namespace: shop}
+type: kubernetes.io/dockerconfigjson
+stringData: {.dockerconfigjson: '{"auths":{"`+reg.Host+`":{"username":"ci","password":"s3cret"}}}'}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: shop}
+imagePullSecrets: [{name: regcred}]
+`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	pod := &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: reg.Host + "/private/app:1.0", Resources: limits("64Mi")}}}}
+	body := reviewBody(t, admissionv1.Create, podKind, pod, nil)
+	l, _ := NewLookups(RegistrySettings{Budget: 3 * time.Second, AllowLoopback: true}, cluster, nil)
+	l.PodSecretsFinal = true
+	h := NewHandler(NewEngine(policy.NewCatalog(policy.Options{})).WithLookups(l), Warn, HandlerOptions{}, NewMetrics(), nil)
+	if resp := post(t, h, body); fmt.Sprint(warningIDs(t, resp.Warnings)) != "[image.unauthorized]" {
+		t.Fatalf("webhook: %v", resp.Warnings)
+	}
+	if resp := post(t, lookupHandler(t, Warn, cluster), body); len(resp.Warnings) != 0 {
+		t.Fatalf("file semantics (ServiceAccount fallback): %v", resp.Warnings)
+	}
+}
+
+func mustDocs(t *testing.T, yaml string) []Document {
+	t.Helper()
+	docs, errs := ReadManifests([]string{"-"}, strings.NewReader(yaml))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return docs
 }

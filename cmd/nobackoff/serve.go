@@ -90,7 +90,7 @@ func serve(args []string, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "nobackoff serve: "+err.Error())
 			return exitUsage
 		}
-		l.Log = log
+		l.Log, l.PodSecretsFinal = log, true
 		engine = engine.WithLookups(l)
 		opts.Prepare = func(ctx context.Context) error { return cluster.Start(ctx, 2*time.Minute) }
 		opts.Collectors = l.Resolver.Metrics().Collectors()

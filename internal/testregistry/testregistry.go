@@ -37,8 +37,10 @@ type Registry struct {
 	delay  time.Duration
 
 	// Heads, Gets and AnonymousHeads count manifest requests other than
-	// the test's own pushes.
-	Heads, Gets, AnonymousHeads atomic.Int64
+	// the test's own pushes; TagLists counts tag listings; MaxInFlight is
+	// the most manifest requests seen at once.
+	Heads, Gets, AnonymousHeads, TagLists, MaxInFlight atomic.Int64
+	inFlight                                           atomic.Int64
 }
 
 // Faults are the registry's behaviours.
@@ -67,7 +69,18 @@ func New(t testing.TB) *Registry {
 		users, denied, status, retry, delay := r.users, r.denied, r.status, r.retry, r.delay
 		r.mu.Unlock()
 		push := req.Header.Get(pushHeader) != ""
+		if strings.HasSuffix(req.URL.Path, "/tags/list") && !push {
+			r.TagLists.Add(1)
+		}
 		if strings.Contains(req.URL.Path, "/manifests/") && !push {
+			n := r.inFlight.Add(1)
+			defer r.inFlight.Add(-1)
+			for {
+				m := r.MaxInFlight.Load()
+				if n <= m || r.MaxInFlight.CompareAndSwap(m, n) {
+					break
+				}
+			}
 			switch req.Method {
 			case http.MethodHead:
 				r.Heads.Add(1)
