@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -260,6 +261,32 @@ func TestCheckAgainstRealRegistries(t *testing.T) {
 		code, fs := r.check(t, deploymentYAML("node-glob", priv, "", ""), "--node-credentials", "127.0.0.1:*")
 		if code != exitOK || len(fs) != 1 || fs[0].Check != "image.lookup-inconclusive" {
 			t.Fatalf("exit %d findings %+v", code, fs)
+		}
+	})
+
+	t.Run("registry stalls", func(t *testing.T) {
+		// Accepts connections and never answers: the budget decides.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+			}
+		}()
+		file := filepath.Join(t.TempDir(), "m.yaml")
+		_ = os.WriteFile(file, []byte(deploymentYAML("stalled", l.Addr().String()+"/shop/app:1.0", "", "")), 0o600)
+		start := time.Now()
+		code, out, _ := runCLI(t, "", "check", "-f", file, "-o", "json", "--docker-config", r.dockerConfig, "--registry-timeout", "2s")
+		t.Logf("stalled registry: answered in %v (budget 2s)", time.Since(start))
+		if code != exitOK || !strings.Contains(out, `"image.lookup-inconclusive"`) {
+			t.Fatalf("exit %d %s", code, out)
 		}
 	})
 
