@@ -40,17 +40,28 @@ type Bundle struct {
 	CACert, CAKey, Cert, Key []byte
 }
 
-func newSerial() (*big.Int, error) {
-	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-}
-
-// newCA creates a self-signed CA valid from now.
-func newCA(now time.Time) (certPEM, keyPEM []byte, err error) {
+// newKey returns a fresh P-256 key and a random serial number.
+func newKey() (*ecdsa.PrivateKey, *big.Int, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
-	serial, err := newSerial()
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	return key, serial, err
+}
+
+// encodePair PEM-encodes a certificate and its key.
+func encodePair(der []byte, key *ecdsa.PrivateKey) (certPEM, keyPEM []byte, err error) {
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
+}
+
+// newCA creates a self-signed CA valid from now.
+func newCA(now time.Time) (certPEM, keyPEM []byte, err error) {
+	key, serial, err := newKey()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,11 +75,7 @@ func newCA(now time.Time) (certPEM, keyPEM []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
+	return encodePair(der, key)
 }
 
 // issue signs a serving certificate for the DNS names with the CA.
@@ -81,11 +88,7 @@ func issue(caCertPEM, caKeyPEM []byte, dnsNames []string, now time.Time) (certPE
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	serial, err := newSerial()
+	key, serial, err := newKey()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,11 +105,7 @@ func issue(caCertPEM, caKeyPEM []byte, dnsNames []string, now time.Time) (certPE
 	if err != nil {
 		return nil, nil, err
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
+	return encodePair(der, key)
 }
 
 // firstPEM returns the first PEM block of data, re-encoded.
