@@ -10,8 +10,17 @@ GOFILES  = $(shell find . -name '*.go' -not -path './bin/*' -not -path './.cache
 TOOLS            := $(CURDIR)/bin/tools
 REGISTRY_VERSION := v3.1.2
 REGISTRY_BIN     := $(TOOLS)/registry-$(REGISTRY_VERSION)/registry
+HELM_VERSION     := v3.22.0
+# The Kubernetes minor helm assumes without a cluster (helm's own release builds stamp it).
+KUBE_MINOR       := 36
+HELM_BIN         := $(TOOLS)/helm-$(HELM_VERSION)-k1.$(KUBE_MINOR)/helm
+HELM_LDFLAGS     := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(KUBE_MINOR) \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(KUBE_MINOR)
 
-.PHONY: help build test unit lint demo bench clean tools
+IMAGE ?= ghcr.io/nobackoff/nobackoff:$(VERSION)
+
+.PHONY: help build test unit lint demo bench clean tools image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -23,16 +32,24 @@ lint: ## gofmt and go vet
 	@out="$$(gofmt -l $(GOFILES))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-tools: $(REGISTRY_BIN) ## build the pinned test tools into bin/tools
+tools: $(REGISTRY_BIN) $(HELM_BIN) ## build the pinned test tools into bin/tools
 
 $(REGISTRY_BIN):
 	@mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
-unit: $(REGISTRY_BIN) ## all Go tests (race detector on), registry integration included
-	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) $(GO) test -race -count=1 ./...
+$(HELM_BIN):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+unit: $(REGISTRY_BIN) $(HELM_BIN) ## all Go tests (race detector on): registry integration and chart tests included
+	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) $(GO) test -race -count=1 ./...
 
 test: lint unit ## everything CI runs: lint and all tests
+
+image: ## build the container image (needs Docker; base images overridable: GO_IMAGE, BASE_IMAGE)
+	docker build --build-arg VERSION=$(VERSION) $(if $(GO_IMAGE),--build-arg GO_IMAGE=$(GO_IMAGE)) \
+		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
 
 demo: build ## check the examples, then answer recorded admission reviews over HTTPS
 	hack/demo.sh

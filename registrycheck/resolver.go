@@ -408,12 +408,13 @@ func (r *Resolver) attempt(ctx context.Context, named reference.Named, host stri
 		base.Outcome, base.Status, base.Cause = RateLimited, http.StatusTooManyRequests, "rate-limited: waiting for Retry-After"
 		return base
 	}
+	shared := base // the caller may change base once it stops waiting
 	ch := r.flights.DoChan(key, func() (any, error) {
 		// The shared lookup outlives any one caller: it is bound by the
 		// lookup timeout, not by the first caller's deadline.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.LookupTimeout)
 		defer cancel()
-		at := base
+		at := shared
 		start := r.opts.Now()
 		r.head(lctx, ref, host, c, &at)
 		r.metrics.lookup(host, at.Outcome, r.opts.Now().Sub(start))

@@ -1,0 +1,250 @@
+// Package charts_test holds the Helm chart's tests: lint, rendering in every
+// certificate mode, and assertions on the parsed objects.
+package charts_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/nobackoff/nobackoff/webhook"
+)
+
+func helm(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("NOBACKOFF_HELM_BIN")
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("NOBACKOFF_HELM_BIN is not set: run the tests with `make test`, which builds helm")
+		}
+		t.Skip("SKIPPED: NOBACKOFF_HELM_BIN not set; `make test` builds helm and sets it")
+	}
+	return bin
+}
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(helm(t), args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Env = append(os.Environ(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+	err := cmd.Run()
+	return out.String() + errb.String(), err
+}
+
+// rendered are the objects of one `helm template`, by kind.
+type rendered map[string][]webhook.Document
+
+func render(t *testing.T, set ...string) rendered {
+	t.Helper()
+	args := []string{"template", "nobackoff", "nobackoff", "--namespace", "nobackoff"}
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	out, err := run(t, args...)
+	if err != nil {
+		t.Fatalf("helm template %v: %v\n%s", set, err, out)
+	}
+	docs, errs := webhook.ReadManifests([]string{"-"}, strings.NewReader(out))
+	if len(errs) > 0 {
+		t.Fatalf("rendered YAML does not read: %v", errs)
+	}
+	r := rendered{}
+	for _, d := range docs {
+		r[d.GVK.Kind] = append(r[d.GVK.Kind], d)
+	}
+	return r
+}
+
+func (r rendered) one(t *testing.T, kind string, into any) {
+	t.Helper()
+	if len(r[kind]) != 1 {
+		t.Fatalf("%d %s objects, want 1", len(r[kind]), kind)
+	}
+	if err := json.Unmarshal(r[kind][0].JSON, into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r rendered) names(kind string) []string {
+	var n []string
+	for _, d := range r[kind] {
+		n = append(n, d.Name)
+	}
+	sort.Strings(n)
+	return n
+}
+
+func TestLint(t *testing.T) {
+	if out, err := run(t, "lint", "--strict", "nobackoff"); err != nil {
+		t.Fatalf("helm lint: %v\n%s", err, out)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	r := render(t)
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	r.one(t, "ValidatingWebhookConfiguration", &vwc)
+	if len(vwc.Webhooks) != 2 {
+		t.Fatalf("%d webhook entries, want 2", len(vwc.Webhooks))
+	}
+	for _, w := range vwc.Webhooks {
+		if *w.SideEffects != admissionregistrationv1.SideEffectClassNone || *w.TimeoutSeconds != 10 || *w.FailurePolicy != admissionregistrationv1.Ignore {
+			t.Errorf("%s: sideEffects %v timeout %v failurePolicy %v", w.Name, *w.SideEffects, *w.TimeoutSeconds, *w.FailurePolicy)
+		}
+		excluded := sets.New[string]()
+		for _, e := range w.NamespaceSelector.MatchExpressions {
+			if e.Key == "kubernetes.io/metadata.name" && e.Operator == "NotIn" {
+				excluded.Insert(e.Values...)
+			}
+		}
+		if !excluded.HasAll("kube-system", "nobackoff") {
+			t.Errorf("%s does not exclude kube-system and the release namespace: %v", w.Name, excluded.UnsortedList())
+		}
+		if len(w.MatchConditions) != 1 || len(w.Rules) != 3 || w.AdmissionReviewVersions[0] != "v1" {
+			t.Errorf("%s: matchConditions %d rules %d versions %v", w.Name, len(w.MatchConditions), len(w.Rules), w.AdmissionReviewVersions)
+		}
+	}
+	var dep appsv1.Deployment
+	r.one(t, "Deployment", &dep)
+	if *dep.Spec.Replicas != 2 || len(r["PodDisruptionBudget"]) != 1 {
+		t.Errorf("replicas %d, PDBs %d", *dep.Spec.Replicas, len(r["PodDisruptionBudget"]))
+	}
+	c := dep.Spec.Template.Spec.Containers[0]
+	sc := c.SecurityContext
+	psc := dep.Spec.Template.Spec.SecurityContext
+	if !*psc.RunAsNonRoot || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || len(sc.Capabilities.Drop) != 1 || psc.SeccompProfile.Type != "RuntimeDefault" {
+		t.Errorf("security context not restricted: pod %+v container %+v", psc, sc)
+	}
+	if !contains(c.Args, "--certs=self") {
+		t.Errorf("args %v", c.Args)
+	}
+	if got := r.names("Role"); len(got) != 1 {
+		t.Errorf("self mode roles %v", got)
+	}
+}
+
+// TestChartPassesItsOwnChecks: the webhook's Deployment is clean by
+// nobackoff's own catalog (offline: no registry involved).
+func TestChartPassesItsOwnChecks(t *testing.T) {
+	r := render(t)
+	e, err := webhook.NewEngineFromSettings(webhook.CatalogSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, errs := webhook.CheckDocuments(context.Background(), e, r["Deployment"])
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, o := range rep.Objects {
+		for _, f := range o.Result.Findings {
+			if f.Check != "image.mutable-tag" { // the chart pins the tag; a dev build may not
+				t.Errorf("the chart's own Deployment: %s %s at %s", f.Severity, f.Check, f.Field)
+			}
+		}
+	}
+}
+
+func TestCertModes(t *testing.T) {
+	t.Run("certManager", func(t *testing.T) {
+		r := render(t, "certs.mode=certManager")
+		var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+		r.one(t, "ValidatingWebhookConfiguration", &vwc)
+		if vwc.Annotations["cert-manager.io/inject-ca-from"] != "nobackoff/nobackoff-serving" {
+			t.Errorf("inject-ca-from %q", vwc.Annotations["cert-manager.io/inject-ca-from"])
+		}
+		if got := strings.Join(r.names("Certificate"), ","); got != "nobackoff-ca,nobackoff-serving" {
+			t.Errorf("certificates %s", got)
+		}
+		if got := strings.Join(r.names("Issuer"), ","); got != "nobackoff-ca,nobackoff-selfsigned" {
+			t.Errorf("issuers %s", got)
+		}
+		var dep appsv1.Deployment
+		r.one(t, "Deployment", &dep)
+		if !contains(dep.Spec.Template.Spec.Containers[0].Args, "--certs=files") || len(r["Role"]) != 0 {
+			t.Errorf("certManager mode: args %v, roles %d", dep.Spec.Template.Spec.Containers[0].Args, len(r["Role"]))
+		}
+	})
+	t.Run("provided", func(t *testing.T) {
+		r := render(t, "certs.mode=provided", "certs.provided.secretName=my-tls", "certs.provided.caBundle=Q0E=")
+		var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+		r.one(t, "ValidatingWebhookConfiguration", &vwc)
+		for _, w := range vwc.Webhooks {
+			if string(w.ClientConfig.CABundle) != "CA" {
+				t.Errorf("%s caBundle %q", w.Name, w.ClientConfig.CABundle)
+			}
+		}
+		var dep appsv1.Deployment
+		r.one(t, "Deployment", &dep)
+		if dep.Spec.Template.Spec.Volumes[len(dep.Spec.Template.Spec.Volumes)-1].Secret.SecretName != "my-tls" {
+			t.Error("the provided Secret is not mounted")
+		}
+	})
+}
+
+func TestValuesRejected(t *testing.T) {
+	for name, set := range map[string][]string{
+		"unknown mode":               {"certs.mode=bogus"},
+		"typo'd key":                 {"replicaCont=3"},
+		"typo'd nested key":          {"registries.lookupBugdet=2s"},
+		"wrong type":                 {"timeoutSeconds=ten"},
+		"timeout above the maximum":  {"timeoutSeconds=31"},
+		"provided without a secret":  {"certs.mode=provided"},
+		"provided values, self mode": {"certs.provided.secretName=x"},
+		"enforced and excluded":      {"enforceNamespaces[0]=kube-system"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := []string{"template", "nobackoff", "nobackoff", "--namespace", "nobackoff"}
+			for _, s := range set {
+				args = append(args, "--set", s)
+			}
+			if out, err := run(t, args...); err == nil {
+				t.Fatalf("rendered:\n%.300s", out)
+			}
+		})
+	}
+}
+
+func TestEnforceNamespaces(t *testing.T) {
+	r := render(t, "enforceNamespaces[0]=payments")
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	r.one(t, "ValidatingWebhookConfiguration", &vwc)
+	if len(vwc.Webhooks) != 3 || vwc.Webhooks[2].ClientConfig.Service.Path == nil || *vwc.Webhooks[2].ClientConfig.Service.Path != "/validate/enforce" {
+		t.Fatalf("entries %d", len(vwc.Webhooks))
+	}
+	// The listed namespace is left out of the warn and label-enforce entries.
+	for _, w := range vwc.Webhooks[:2] {
+		for _, e := range w.NamespaceSelector.MatchExpressions {
+			if e.Key == "kubernetes.io/metadata.name" && !contains(e.Values, "payments") {
+				t.Errorf("%s still selects payments", w.Name)
+			}
+		}
+	}
+}
+
+// TestSingleReplica: one replica renders, without a PDB. (The NOTES
+// warning is rendered only by an install, which needs an API server: the
+// e2e suite asserts it.)
+func TestSingleReplica(t *testing.T) {
+	if r := render(t, "replicaCount=1"); len(r["PodDisruptionBudget"]) != 0 {
+		t.Error("a PDB of minAvailable 1 over one replica would block every drain")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
