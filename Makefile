@@ -18,9 +18,19 @@ HELM_LDFLAGS     := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) 
 	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(KUBE_MINOR) \
 	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(KUBE_MINOR)
 
+# The control plane of the e2e suite, pinned in hack/tools/go.mod.
+KUBE_VERSION     := v1.36.3
+ETCD_VERSION     := v3.6.8
+K8S_DIR          := $(TOOLS)/k8s-$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
+KUBE_LDFLAGS     := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \
+	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
+CONTROL_PLANE    := $(K8S_DIR)/kube-apiserver $(K8S_DIR)/kubectl $(K8S_DIR)/etcd
+
 IMAGE ?= ghcr.io/nobackoff/nobackoff:$(VERSION)
 
-.PHONY: help build test unit lint demo bench clean tools image
+.PHONY: help build test unit lint demo bench clean tools image control-plane
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -32,18 +42,29 @@ lint: ## gofmt and go vet
 	@out="$$(gofmt -l $(GOFILES))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-tools: $(REGISTRY_BIN) $(HELM_BIN) ## build the pinned test tools into bin/tools
+tools: $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) ## build the pinned test tools into bin/tools
 
 $(REGISTRY_BIN):
 	@mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
+control-plane: $(CONTROL_PLANE) ## build kube-apiserver, kubectl and etcd (pinned) into bin/tools
+
+$(K8S_DIR)/kube-apiserver $(K8S_DIR)/kubectl: hack/tools/go.mod
+	@mkdir -p $(K8S_DIR)
+	cd hack/tools && $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
+
+$(K8S_DIR)/etcd: hack/tools/go.mod
+	@mkdir -p $(K8S_DIR)
+	cd hack/tools && $(GO) build -trimpath -o $@ go.etcd.io/etcd/server/v3
+
 $(HELM_BIN):
 	@mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-unit: $(REGISTRY_BIN) $(HELM_BIN) ## all Go tests (race detector on): registry integration and chart tests included
-	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) $(GO) test -race -count=1 ./...
+unit: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) ## all Go tests (race detector on): registry integration, chart and e2e included
+	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) \
+		NOBACKOFF_BIN=$(CURDIR)/bin/nobackoff $(GO) test -race -count=1 ./...
 
 test: lint unit ## everything CI runs: lint and all tests
 

@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cluster is etcd and kube-apiserver on loopback, with an admin
+// kubeconfig (client certificate in system:masters).
+type cluster struct {
+	dir        string
+	kubectl    string
+	kubeconfig string
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startProcess runs a binary until the test ends, logging to a file, and
+// kills its whole process group then, whatever happened.
+func startProcess(t *testing.T, log string, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_, _ = cmd.Process.Wait()
+		f.Close()
+	})
+	return cmd
+}
+
+func waitFor(t *testing.T, what, log string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(log)
+			if len(out) > 4000 {
+				out = out[len(out)-4000:]
+			}
+			t.Fatalf("%s did not come up within %v; its log ends:\n%s", what, timeout, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func startCluster(t *testing.T, k8sDir string) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	c := &cluster{dir: dir, kubectl: filepath.Join(k8sDir, "kubectl"), kubeconfig: filepath.Join(dir, "kubeconfig")}
+
+	clientPort, peerPort := freePort(t), freePort(t)
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
+	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
+	etcdLog := filepath.Join(dir, "etcd.log")
+	startProcess(t, etcdLog, filepath.Join(k8sDir, "etcd"), "--name", "e2e", "--data-dir", filepath.Join(dir, "etcd"),
+		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "e2e="+peer,
+		"--log-level", "warn")
+	waitFor(t, "etcd", etcdLog, time.Minute, func() bool {
+		resp, err := http.Get(etcdURL + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	ca, err := newPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "client-ca.crt")
+	saKey, saPub := filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
+	if err := ca.writeCA(caFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := serviceAccountKey(saKey, saPub); err != nil {
+		t.Fatal(err)
+	}
+	adminCert, adminKey, err := ca.client("e2e-admin", []string{"system:masters"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiPort := freePort(t)
+	apiLog := filepath.Join(dir, "kube-apiserver.log")
+	startProcess(t, apiLog, filepath.Join(k8sDir, "kube-apiserver"),
+		"--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+		"--secure-port", fmt.Sprint(apiPort), "--cert-dir", filepath.Join(dir, "apiserver-certs"),
+		"--client-ca-file", caFile, "--authorization-mode", "RBAC",
+		"--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", saPub,
+		"--service-account-signing-key-file", saKey, "--service-cluster-ip-range", "10.96.0.0/24",
+		"--allow-privileged=true", "--profiling=false", "--v=1")
+
+	kubeconfig := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster: {server: "https://127.0.0.1:%d", insecure-skip-tls-verify: true}
+users:
+- name: admin
+  user: {client-certificate-data: %s, client-key-data: %s}
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: admin}
+current-context: e2e
+`, apiPort, b64(adminCert), b64(adminKey))
+	if err := os.WriteFile(c.kubeconfig, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "kube-apiserver", apiLog, 2*time.Minute, func() bool {
+		out, err := c.run("", "get", "--raw", "/readyz")
+		return err == nil && strings.TrimSpace(out.stdout) == "ok"
+	})
+	return c
+}
+
+// result is one kubectl run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs kubectl with stdin; err is set only when kubectl could not run.
+func (c *cluster) run(stdin string, args ...string) (result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.kubectl, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+		err = nil
+	}
+	if err == nil && r.code != 0 && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return r, err
+}
+
+// must runs kubectl and fails the test on a non-zero exit.
+func (c *cluster) must(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	r, err := c.run(stdin, args...)
+	if err != nil || r.code != 0 {
+		t.Fatalf("kubectl %v: exit %d, %v\n%s%s", args, r.code, err, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// waitHTTPS waits for a TLS endpoint trusting pool to answer 200 on path.
+func waitHTTPS(t *testing.T, what, log, url string, pool *x509.CertPool) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	waitFor(t, what, log, time.Minute, func() bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}

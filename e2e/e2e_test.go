@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nobackoff/nobackoff/certs"
+	"github.com/nobackoff/nobackoff/internal/testregistry"
+)
+
+// tool returns a binary the suite needs from its environment variable.
+func tool(t *testing.T, env string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set: run the suite with `make test`, which builds the tools", env)
+		}
+		t.Skipf("SKIPPED: %s not set; `make test` builds the control plane and sets it", env)
+	}
+	return v
+}
+
+// TestE2E brings up the whole environment once and runs every scenario
+// against it with the real kubectl.
+func TestE2E(t *testing.T) {
+	k8sDir := tool(t, "NOBACKOFF_K8S_DIR")
+	helm := tool(t, "NOBACKOFF_HELM_BIN")
+	nobackoff := tool(t, "NOBACKOFF_BIN")
+	regBin := testregistry.RegistryBinary(t)
+
+	c := startCluster(t, k8sDir)
+
+	// A registry with TLS, holding the images the scenarios name.
+	reg := testregistry.StartDistribution(t, regBin, nil)
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	for _, tag := range []string{"latest", "1.0"} {
+		ref, _ := name.ParseReference(reg.Host + "/shop/app:" + tag)
+		img := testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, amd64)
+		if err := remote.Write(ref, img, remote.WithTransport(reg.Transport()), remote.WithAuth(authn.Anonymous)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// nobackoff serve, with a certificate for localhost from the certs package.
+	dir := t.TempDir()
+	bundle, err := certs.Fresh([]string{"localhost"}, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.WriteFiles(dir, bundle); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	serveLog := filepath.Join(dir, "nobackoff.log")
+	startProcess(t, serveLog, nobackoff, "serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
+		"--tls-cert-file", filepath.Join(dir, certs.KeyCert), "--tls-key-file", filepath.Join(dir, certs.KeyKey),
+		"--kubeconfig", c.kubeconfig, "--registry-ca", reg.CAFile, "--allow-loopback-registries",
+		"--shutdown-delay", "0s", "--log-format", "text")
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(bundle.CACert)
+	waitHTTPS(t, "nobackoff", serveLog, fmt.Sprintf("https://localhost:%d/readyz", port), pool)
+
+	// The chart's webhook configuration, pointed at the local process.
+	out, err := exec.Command(helm, "template", "nobackoff", "../charts/nobackoff", "--namespace", "nobackoff",
+		"--show-only", "templates/webhook.yaml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, out)
+	}
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := yaml.Unmarshal(out, &vwc); err != nil {
+		t.Fatal(err)
+	}
+	for i := range vwc.Webhooks {
+		path := *vwc.Webhooks[i].ClientConfig.Service.Path
+		url := fmt.Sprintf("https://localhost:%d%s", port, path)
+		vwc.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: bundle.CACert}
+	}
+	data, _ := json.Marshal(vwc)
+	c.must(t, string(data), "apply", "-f", "-")
+
+	c.must(t, "", "create", "namespace", "shop-warn")
+	c.must(t, "", "create", "namespace", "shop-enforce")
+	c.must(t, "", "label", "namespace", "shop-enforce", "nobackoff.io/mode=enforce")
+	for _, ns := range []string{"shop-warn", "shop-enforce"} {
+		c.must(t, "", "create", "serviceaccount", "default", "-n", ns) // no controller-manager here
+	}
+	// The webhook configuration takes effect asynchronously.
+	waitFor(t, "webhook registration", serveLog, time.Minute, func() bool {
+		r, _ := c.run(deployment("probe", reg.Host+"/shop/app:latests"), "apply", "--dry-run=server", "-n", "shop-warn", "-f", "-")
+		return strings.Contains(r.stderr, "Warning: [image.tag-not-found]")
+	})
+
+	e := &env{c: c, registry: reg.Host}
+	t.Run("warn namespace prints warnings and creates", e.testWarn)
+	t.Run("enforce namespace denies", e.testEnforce)
+	t.Run("healthy deployment prints nothing", e.testHealthy)
+	t.Run("chart objects accepted by the API server", func(t *testing.T) { e.testChartDryRun(t, helm) })
+	t.Run("chart notes warn about a single replica", func(t *testing.T) {
+		out, err := exec.Command(helm, "install", "notes", "../charts/nobackoff", "--namespace", "nobackoff",
+			"--dry-run=client", "--kubeconfig", c.kubeconfig, "--set", "replicaCount=1").CombinedOutput()
+		if err != nil {
+			t.Fatalf("helm install --dry-run: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "WARNING: replicaCount is 1") {
+			t.Errorf("no single-replica warning in the notes:\n%s", out)
+		}
+		out, _ = exec.Command(helm, "install", "notes", "../charts/nobackoff", "--namespace", "nobackoff",
+			"--dry-run=client", "--kubeconfig", c.kubeconfig).CombinedOutput()
+		if strings.Contains(string(out), "WARNING: replicaCount") {
+			t.Error("the single-replica warning shows with 2 replicas")
+		}
+	})
+}
+
+type env struct {
+	c        *cluster
+	registry string
+}
+
+func deployment(name, image string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s}
+spec:
+  selector: {matchLabels: {app: %s}}
+  template:
+    metadata: {labels: {app: %s}}
+    spec:
+      containers:
+      - name: app
+        image: %s
+        resources: {limits: {memory: 64Mi}}
+`, name, name, name, image)
+}
+
+func warnings(stderr string) []string {
+	var w []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if rest, ok := strings.CutPrefix(l, "Warning: "); ok {
+			w = append(w, rest)
+		}
+	}
+	return w
+}
+
+func (e *env) testWarn(t *testing.T) {
+	r := e.c.must(t, deployment("typo", e.registry+"/shop/app:latests"), "apply", "-n", "shop-warn", "-f", "-")
+	w := warnings(r.stderr)
+	if len(w) != 1 || !strings.HasPrefix(w[0], "[image.tag-not-found] ") {
+		t.Fatalf("warnings %q", w)
+	}
+	e.c.must(t, "", "get", "deployment", "typo", "-n", "shop-warn")
+}
+
+func (e *env) testEnforce(t *testing.T) {
+	for _, dryRun := range []string{"", "--dry-run=server"} {
+		args := []string{"apply", "-n", "shop-enforce", "-f", "-"}
+		if dryRun != "" {
+			args = append(args, dryRun)
+		}
+		r, err := e.c.run(deployment("typo", e.registry+"/shop/app:latests"), args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.code != 1 || !strings.Contains(r.stderr, "denied the request") ||
+			!strings.Contains(r.stderr, "[image.tag-not-found]") || !strings.Contains(r.stderr, "spec.template.spec.containers[0].image") {
+			t.Errorf("%s: exit %d\n%s", dryRun, r.code, r.stderr)
+		}
+	}
+	if r, _ := e.c.run("", "get", "deployment", "typo", "-n", "shop-enforce"); r.code == 0 {
+		t.Error("the denied Deployment exists")
+	}
+}
+
+func (e *env) testHealthy(t *testing.T) {
+	r := e.c.must(t, deployment("good", e.registry+"/shop/app:1.0"), "apply", "-n", "shop-warn", "-f", "-")
+	if w := warnings(r.stderr); len(w) != 0 {
+		t.Fatalf("warnings on a healthy Deployment: %q", w)
+	}
+}
+
+// testChartDryRun: every object the chart renders (self and provided
+// certificate modes; cert-manager's kinds need its CRDs) is accepted by the
+// API server, CEL of the matchConditions included.
+func (e *env) testChartDryRun(t *testing.T, helm string) {
+	e.c.must(t, "", "create", "namespace", "nobackoff")
+	for _, set := range [][]string{nil, {"certs.mode=provided", "certs.provided.secretName=tls", "certs.provided.caBundle=Q0E="}, {"enforceNamespaces[0]=payments"}} {
+		args := []string{"template", "nobackoff", "../charts/nobackoff", "--namespace", "nobackoff"}
+		for _, s := range set {
+			args = append(args, "--set", s)
+		}
+		out, err := exec.Command(helm, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("helm template %v: %v\n%s", set, err, out)
+		}
+		if r, _ := e.c.run(string(out), "apply", "--dry-run=server", "-f", "-"); r.code != 0 {
+			t.Errorf("chart %v refused by the API server:\n%s", set, r.stderr)
+		}
+	}
+}
