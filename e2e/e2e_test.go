@@ -110,6 +110,7 @@ func TestE2E(t *testing.T) {
 	t.Run("enforce namespace denies", e.testEnforce)
 	t.Run("healthy deployment prints nothing", e.testHealthy)
 	t.Run("chart objects accepted by the API server", func(t *testing.T) { e.testChartDryRun(t, helm) })
+	t.Run("self certificates: racing instances agree", e.testSelfCertsRace)
 	t.Run("chart notes warn about a single replica", func(t *testing.T) {
 		out, err := exec.Command(helm, "install", "notes", "../charts/nobackoff", "--namespace", "nobackoff",
 			"--dry-run=client", "--kubeconfig", c.kubeconfig, "--set", "replicaCount=1").CombinedOutput()
