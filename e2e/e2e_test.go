@@ -4,16 +4,20 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"sigs.k8s.io/yaml"
@@ -45,15 +49,42 @@ func TestE2E(t *testing.T) {
 
 	c := startCluster(t, k8sDir)
 
-	// A registry with TLS, holding the images the scenarios name.
+	// Two registries with TLS, one open and one with htpasswd, holding
+	// the images the scenarios name.
 	reg := testregistry.StartDistribution(t, regBin, nil)
+	private := testregistry.StartDistribution(t, regBin, map[string]string{"ci": "s3cret"})
 	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
-	for _, tag := range []string{"latest", "1.0"} {
-		ref, _ := name.ParseReference(reg.Host + "/shop/app:" + tag)
-		img := testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, amd64)
-		if err := remote.Write(ref, img, remote.WithTransport(reg.Transport()), remote.WithAuth(authn.Anonymous)); err != nil {
+	app := v1.Config{Entrypoint: []string{"/app"}, User: "1000"}
+	push := func(d *testregistry.Distribution, auth authn.Authenticator, repoTag string, img v1.Image) {
+		ref, _ := name.ParseReference(d.Host + "/" + repoTag)
+		if err := remote.Write(ref, img, remote.WithTransport(d.Transport()), remote.WithAuth(auth)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Images for both node platforms, as an index, except amd64-only.
+	pushIndex := func(d *testregistry.Distribution, auth authn.Authenticator, repoTag string) {
+		var idx v1.ImageIndex = empty.Index
+		for _, p := range []v1.Platform{amd64, {OS: "linux", Architecture: "arm64"}} {
+			idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: testregistry.Image(t, app, p), Descriptor: v1.Descriptor{Platform: &p}})
+		}
+		ref, _ := name.ParseReference(d.Host + "/" + repoTag)
+		if err := remote.WriteIndex(ref, idx, remote.WithTransport(d.Transport()), remote.WithAuth(auth)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tag := range []string{"latest", "1.0", "2.0"} {
+		pushIndex(reg, authn.Anonymous, "shop/app:"+tag)
+	}
+	push(reg, authn.Anonymous, "shop/amd64-only:1.0", testregistry.Image(t, app, amd64))
+	pushIndex(private, &authn.Basic{Username: "ci", Password: "s3cret"}, "team/private:1.0")
+	caFile := filepath.Join(t.TempDir(), "registries.pem")
+	var cas []byte
+	for _, f := range []string{reg.CAFile, private.CAFile} {
+		b, _ := os.ReadFile(f)
+		cas = append(cas, b...)
+	}
+	if err := os.WriteFile(caFile, cas, 0o600); err != nil {
+		t.Fatal(err)
 	}
 
 	// nobackoff serve, with a certificate for localhost from the certs package.
@@ -67,9 +98,9 @@ func TestE2E(t *testing.T) {
 	}
 	port := freePort(t)
 	serveLog := filepath.Join(dir, "nobackoff.log")
-	startProcess(t, serveLog, nobackoff, "serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
+	serve := startProcess(t, serveLog, nobackoff, "serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
 		"--tls-cert-file", filepath.Join(dir, certs.KeyCert), "--tls-key-file", filepath.Join(dir, certs.KeyKey),
-		"--kubeconfig", c.kubeconfig, "--registry-ca", reg.CAFile, "--allow-loopback-registries",
+		"--kubeconfig", c.kubeconfig, "--registry-ca", caFile, "--allow-loopback-registries",
 		"--shutdown-delay", "0s", "--log-format", "text")
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(bundle.CACert)
@@ -105,12 +136,41 @@ func TestE2E(t *testing.T) {
 		return strings.Contains(r.stderr, "Warning: [image.tag-not-found]")
 	})
 
-	e := &env{c: c, registry: reg.Host}
+	// Nodes of two platforms for the platform checks (no kubelet: the
+	// objects are enough for nobackoff's node cache).
+	c.must(t, nodesYAML, "apply", "-f", "-")
+
+	e := &env{c: c, registry: reg.Host, private: private.Host}
 	t.Run("warn namespace prints warnings and creates", e.testWarn)
 	t.Run("enforce namespace denies", e.testEnforce)
 	t.Run("healthy deployment prints nothing", e.testHealthy)
+	t.Run("pull secrets", e.testPullSecrets)
+	t.Run("bare and owned pods", e.testPods)
+	t.Run("skip annotation", e.testSkip)
+	t.Run("platforms of the nodes", e.testPlatforms)
 	t.Run("chart objects accepted by the API server", func(t *testing.T) { e.testChartDryRun(t, helm) })
 	t.Run("self certificates: racing instances agree", e.testSelfCertsRace)
+	t.Run("registry stopped: a warning, never a denial", func(t *testing.T) {
+		reg.Stop()
+		r := c.must(t, deployment("down", reg.Host+"/shop/app:2.0"), "apply", "-n", "shop-enforce", "-f", "-")
+		if w := warnings(r.stderr); len(w) != 1 || !strings.HasPrefix(w[0], "[image.lookup-inconclusive] ") {
+			t.Fatalf("warnings %q", w)
+		}
+	})
+	t.Run("webhook down: applies go through", func(t *testing.T) {
+		_ = syscall.Kill(-serve.Process.Pid, syscall.SIGKILL)
+		_, _ = serve.Process.Wait()
+		if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+			conn.Close()
+			t.Fatal("the webhook is still listening")
+		}
+		start := time.Now()
+		r := c.must(t, deployment("nowebhook", reg.Host+"/shop/app:latests"), "apply", "-n", "shop-enforce", "-f", "-")
+		t.Logf("apply with the webhook down took %v", time.Since(start))
+		if len(warnings(r.stderr)) != 0 {
+			t.Errorf("warnings with the webhook down: %q", r.stderr)
+		}
+	})
 	t.Run("chart notes warn about a single replica", func(t *testing.T) {
 		out, err := exec.Command(helm, "install", "notes", "../charts/nobackoff", "--namespace", "nobackoff",
 			"--dry-run=client", "--kubeconfig", c.kubeconfig, "--set", "replicaCount=1").CombinedOutput()
@@ -129,9 +189,22 @@ func TestE2E(t *testing.T) {
 }
 
 type env struct {
-	c        *cluster
-	registry string
+	c                 *cluster
+	registry, private string
 }
+
+const nodesYAML = `apiVersion: v1
+kind: Node
+metadata:
+  name: node-amd64
+  labels: {kubernetes.io/os: linux, kubernetes.io/arch: amd64}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-arm64
+  labels: {kubernetes.io/os: linux, kubernetes.io/arch: arm64}
+`
 
 func deployment(name, image string) string {
 	return fmt.Sprintf(`apiVersion: apps/v1
