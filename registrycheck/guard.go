@@ -20,10 +20,14 @@ func (e *AddressError) Error() string {
 	return fmt.Sprintf("refused to connect to %s: %s", e.Addr, e.Reason)
 }
 
-var metadataAddrs = []netip.Addr{
-	netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, OpenStack
-	netip.MustParseAddr("fd00:ec2::254"),   // AWS over IPv6
-	netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud
+// metadataAddrs are the cloud metadata services' addresses outside the
+// link-local ranges.
+func metadataAddrs() []netip.Addr {
+	return []netip.Addr{
+		netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, OpenStack
+		netip.MustParseAddr("fd00:ec2::254"),   // AWS over IPv6
+		netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud
+	}
 }
 
 // guardAddress decides whether a resolved address may be dialled.
@@ -37,7 +41,7 @@ func guardAddress(address string, allowLoopback bool) error {
 		return &AddressError{Addr: address, Reason: "not an IP address"}
 	}
 	ip = ip.Unmap()
-	for _, m := range metadataAddrs {
+	for _, m := range metadataAddrs() {
 		if ip == m {
 			return &AddressError{Addr: address, Reason: "cloud metadata address"}
 		}
