@@ -15,6 +15,9 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/yaml"
+
+	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 
 	"github.com/nobackoff/nobackoff/webhook"
 )
@@ -172,6 +175,38 @@ func TestCertModes(t *testing.T) {
 		r.one(t, "Deployment", &dep)
 		if !contains(dep.Spec.Template.Spec.Containers[0].Args, "--certs=files") || len(r["Role"]) != 0 {
 			t.Errorf("certManager mode: args %v, roles %d", dep.Spec.Template.Spec.Containers[0].Args, len(r["Role"]))
+		}
+	})
+	t.Run("certManager objects are valid cert-manager API objects", func(t *testing.T) {
+		// Without cert-manager's CRDs no API server can dry-run these; its
+		// own API types, decoded strictly, reject unknown fields and types.
+		r := render(t, "certs.mode=certManager")
+		issuers := map[string]cmv1.Issuer{}
+		for _, d := range r["Issuer"] {
+			var is cmv1.Issuer
+			if err := yaml.UnmarshalStrict(d.JSON, &is); err != nil {
+				t.Fatalf("Issuer %s: %v", d.Name, err)
+			}
+			issuers[is.Name] = is
+		}
+		certsByName := map[string]cmv1.Certificate{}
+		for _, d := range r["Certificate"] {
+			var c cmv1.Certificate
+			if err := yaml.UnmarshalStrict(d.JSON, &c); err != nil {
+				t.Fatalf("Certificate %s: %v", d.Name, err)
+			}
+			certsByName[c.Name] = c
+		}
+		ca, serving := certsByName["nobackoff-ca"], certsByName["nobackoff-serving"]
+		if issuers["nobackoff-selfsigned"].Spec.SelfSigned == nil || !ca.Spec.IsCA || ca.Spec.IssuerRef.Name != "nobackoff-selfsigned" {
+			t.Errorf("CA chain: selfsigned issuer %+v, CA certificate %+v", issuers["nobackoff-selfsigned"].Spec, ca.Spec)
+		}
+		if caIssuer := issuers["nobackoff-ca"].Spec.CA; caIssuer == nil || caIssuer.SecretName != ca.Spec.SecretName {
+			t.Errorf("CA issuer does not use the CA certificate's secret")
+		}
+		if serving.Spec.IssuerRef.Name != "nobackoff-ca" || serving.Spec.SecretName != "nobackoff-tls" ||
+			!contains(serving.Spec.DNSNames, "nobackoff.nobackoff.svc") || serving.Spec.IsCA {
+			t.Errorf("serving certificate %+v", serving.Spec)
 		}
 	})
 	t.Run("provided", func(t *testing.T) {

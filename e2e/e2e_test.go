@@ -24,6 +24,7 @@ import (
 
 	"github.com/nobackoff/nobackoff/certs"
 	"github.com/nobackoff/nobackoff/internal/testregistry"
+	"github.com/nobackoff/nobackoff/webhook"
 )
 
 // tool returns a binary the suite needs from its environment variable.
@@ -285,5 +286,26 @@ func (e *env) testChartDryRun(t *testing.T, helm string) {
 		if r, _ := e.c.run(string(out), "apply", "--dry-run=server", "-f", "-"); r.code != 0 {
 			t.Errorf("chart %v refused by the API server:\n%s", set, r.stderr)
 		}
+	}
+	// certManager mode: every object but cert-manager's own kinds (their
+	// CRDs are not installed here; charts/chart_test.go decodes them into
+	// cert-manager's API types instead).
+	out, err := exec.Command(helm, "template", "nobackoff", "../charts/nobackoff", "--namespace", "nobackoff", "--set", "certs.mode=certManager").CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm template certManager: %v\n%s", err, out)
+	}
+	docs, errs := webhook.ReadManifests([]string{"-"}, strings.NewReader(string(out)))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var items []json.RawMessage
+	for _, d := range docs {
+		if d.GVK.Group != "cert-manager.io" {
+			items = append(items, d.JSON)
+		}
+	}
+	list, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+	if r, _ := e.c.run(string(list), "apply", "--dry-run=server", "-f", "-"); r.code != 0 {
+		t.Errorf("certManager mode refused by the API server:\n%s", r.stderr)
 	}
 }
