@@ -72,8 +72,8 @@ image: ## build the container image (needs Docker; base images overridable: GO_I
 	docker build --build-arg VERSION=$(VERSION) $(if $(GO_IMAGE),--build-arg GO_IMAGE=$(GO_IMAGE)) \
 		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
 
-demo: build ## check the examples, then answer recorded admission reviews over HTTPS
-	hack/demo.sh
+demo: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) ## a local cluster guarded by nobackoff; kubectl apply of real failure stories
+	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) hack/demo.sh
 
 bench: ## benchmarks (numbers, never pass/fail)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -40,9 +40,11 @@ func tool(t *testing.T, env string) string {
 	return v
 }
 
-// TestE2E brings up the whole environment once and runs every scenario
-// against it with the real kubectl.
-func TestE2E(t *testing.T) {
+// newEnv brings up the whole environment: control plane, registries,
+// nobackoff serve registered through the chart's webhook configuration,
+// two namespaces (shop-warn, shop-enforce) and nodes of two platforms.
+// Everything stops when the test ends.
+func newEnv(t *testing.T) *env {
 	k8sDir := tool(t, "NOBACKOFF_K8S_DIR")
 	helm := tool(t, "NOBACKOFF_HELM_BIN")
 	nobackoff := tool(t, "NOBACKOFF_BIN")
@@ -78,6 +80,11 @@ func TestE2E(t *testing.T) {
 	}
 	push(reg, authn.Anonymous, "shop/amd64-only:1.0", testregistry.Image(t, app, amd64))
 	pushIndex(private, &authn.Basic{Username: "ci", Password: "s3cret"}, "team/private:1.0")
+	// The images examples/ names (registry.example.com and private.registry.example.com).
+	for _, image := range []string{"shop/orders:3.4.1", "shop/billing:4.2.0", "shop/catalog:2.8.3", "shop/renderer:1.14.0", "shop/payments:5.0.2"} {
+		pushIndex(reg, authn.Anonymous, image)
+	}
+	pushIndex(private, &authn.Basic{Username: "ci", Password: "s3cret"}, "team/ledger:2.3.0")
 	caFile := filepath.Join(t.TempDir(), "registries.pem")
 	var cas []byte
 	for _, f := range []string{reg.CAFile, private.CAFile} {
@@ -141,7 +148,14 @@ func TestE2E(t *testing.T) {
 	// objects are enough for nobackoff's node cache).
 	c.must(t, nodesYAML, "apply", "-f", "-")
 
-	e := &env{c: c, registry: reg.Host, private: private.Host}
+	return &env{c: c, registry: reg.Host, private: private.Host, helm: helm, reg: reg, serve: serve, port: port}
+}
+
+// TestE2E runs every scenario against one environment with the real
+// kubectl.
+func TestE2E(t *testing.T) {
+	e := newEnv(t)
+	c, helm, reg, serve, port := e.c, e.helm, e.reg, e.serve, e.port
 	t.Run("warn namespace prints warnings and creates", e.testWarn)
 	t.Run("enforce namespace denies", e.testEnforce)
 	t.Run("healthy deployment prints nothing", e.testHealthy)
@@ -192,6 +206,10 @@ func TestE2E(t *testing.T) {
 type env struct {
 	c                 *cluster
 	registry, private string
+	helm              string
+	reg               *testregistry.Distribution
+	serve             *exec.Cmd
+	port              int
 }
 
 const nodesYAML = `apiVersion: v1
