@@ -10,6 +10,8 @@ GOFILES  = $(shell find . -name '*.go' -not -path './bin/*' -not -path './.cache
 TOOLS            := $(CURDIR)/bin/tools
 REGISTRY_VERSION := v3.1.2
 REGISTRY_BIN     := $(TOOLS)/registry-$(REGISTRY_VERSION)/registry
+KIND_VERSION     := v0.33.0
+KIND_BIN         := $(TOOLS)/kind-$(KIND_VERSION)/kind
 HELM_VERSION     := v3.22.0
 # The Kubernetes minor helm assumes without a cluster (helm's own release builds stamp it).
 KUBE_MINOR       := 36
@@ -30,7 +32,7 @@ CONTROL_PLANE    := $(K8S_DIR)/kube-apiserver $(K8S_DIR)/kubectl $(K8S_DIR)/etcd
 
 IMAGE ?= ghcr.io/nobackoff/nobackoff:$(VERSION)
 
-.PHONY: help build test unit lint demo bench clean tools image control-plane
+.PHONY: help build test unit lint demo bench clean tools image control-plane e2e-kind
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -57,6 +59,13 @@ $(K8S_DIR)/kube-apiserver $(K8S_DIR)/kubectl: hack/tools/go.mod
 $(K8S_DIR)/etcd: hack/tools/go.mod
 	@mkdir -p $(K8S_DIR)
 	cd hack/tools && $(GO) build -trimpath -o $@ go.etcd.io/etcd/server/v3
+
+$(KIND_BIN):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install sigs.k8s.io/kind@$(KIND_VERSION)
+
+e2e-kind: $(KIND_BIN) $(HELM_BIN) $(CONTROL_PLANE) ## the e2e kind tests on a kind cluster with the chart (needs Docker and internet; not in make test)
+	KIND=$(KIND_BIN) HELM=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) hack/e2e-kind.sh
 
 $(HELM_BIN):
 	@mkdir -p $(dir $@)
