@@ -14,11 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"sigs.k8s.io/yaml"
 
@@ -58,27 +54,15 @@ func newEnv(t *testing.T) *env {
 	private := testregistry.StartDistribution(t, regBin, map[string]string{"ci": "s3cret"})
 	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
 	app := v1.Config{Entrypoint: []string{"/app"}, User: "1000"}
-	push := func(d *testregistry.Distribution, auth authn.Authenticator, repoTag string, img v1.Image) {
-		ref, _ := name.ParseReference(d.Host + "/" + repoTag)
-		if err := remote.Write(ref, img, remote.WithTransport(d.Transport()), remote.WithAuth(auth)); err != nil {
-			t.Fatal(err)
-		}
-	}
+
 	// Images for both node platforms, as an index, except amd64-only.
 	pushIndex := func(d *testregistry.Distribution, auth authn.Authenticator, repoTag string) {
-		var idx v1.ImageIndex = empty.Index
-		for _, p := range []v1.Platform{amd64, {OS: "linux", Architecture: "arm64"}} {
-			idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: testregistry.Image(t, app, p), Descriptor: v1.Descriptor{Platform: &p}})
-		}
-		ref, _ := name.ParseReference(d.Host + "/" + repoTag)
-		if err := remote.WriteIndex(ref, idx, remote.WithTransport(d.Transport()), remote.WithAuth(auth)); err != nil {
-			t.Fatal(err)
-		}
+		d.PushIndex(t, auth, repoTag, app, amd64, v1.Platform{OS: "linux", Architecture: "arm64"})
 	}
 	for _, tag := range []string{"latest", "1.0", "2.0"} {
 		pushIndex(reg, authn.Anonymous, "shop/app:"+tag)
 	}
-	push(reg, authn.Anonymous, "shop/amd64-only:1.0", testregistry.Image(t, app, amd64))
+	reg.Push(t, authn.Anonymous, "shop/amd64-only:1.0", testregistry.Image(t, app, amd64))
 	pushIndex(private, &authn.Basic{Username: "ci", Password: "s3cret"}, "team/private:1.0")
 	// The images examples/ names (registry.example.com and private.registry.example.com).
 	for _, image := range []string{"shop/orders:3.4.1", "shop/billing:4.2.0", "shop/catalog:2.8.3", "shop/renderer:1.14.0", "shop/payments:5.0.2"} {

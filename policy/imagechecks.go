@@ -169,10 +169,7 @@ func lookupInconclusive(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 }
 
 func sourceOrAnonymous(l *ImageLookup) string {
-	if l.Source == "" {
-		return "anonymous access"
-	}
-	if l.Source == "anonymous" {
+	if l.Source == "" || l.Source == "anonymous" {
 		return "anonymous access"
 	}
 	return l.Source

@@ -273,7 +273,7 @@ func (r *Resolver) Resolve(ctx context.Context, image string, kr *Keyring) Resul
 			}
 		}
 		mctx, cancel := context.WithTimeout(ctx, halfRemaining(ctx, r.opts.LookupTimeout))
-		at := r.attemptAll(mctx, named, m, mcreds)
+		at, _ := r.attemptCredentials(mctx, named, m, mcreds)
 		cancel()
 		if at.Outcome == OK {
 			res.Attempt, res.Attempts = at, []Attempt{at}
@@ -303,11 +303,6 @@ func halfRemaining(ctx context.Context, dflt time.Duration) time.Duration {
 		return time.Until(dl) / 2
 	}
 	return dflt / 2
-}
-
-func (r *Resolver) attemptAll(ctx context.Context, named reference.Named, host string, creds []Credential) Attempt {
-	best, _ := r.attemptCredentials(ctx, named, host, creds)
-	return best
 }
 
 // attemptCredentials tries each credential in order, the first success

@@ -29,15 +29,6 @@ const (
 	Enforce Mode = "enforce"
 )
 
-// ParseMode reads a mode name.
-func ParseMode(s string) (Mode, error) {
-	switch Mode(s) {
-	case Warn, Enforce:
-		return Mode(s), nil
-	}
-	return "", fmt.Errorf("unknown mode %q (want warn or enforce)", s)
-}
-
 // maxReviewBytes bounds a request body; the API server's own request limit
 // is 3 MiB, and a review carries the object twice on UPDATE.
 const maxReviewBytes = 8 << 20

@@ -49,9 +49,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// Registry exposes the registry, e.g. for tests that read values.
-func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
-
 func (m *Metrics) review(kind, verdict string) {
 	if m != nil {
 		m.reviews.WithLabelValues(kind, verdict).Inc()

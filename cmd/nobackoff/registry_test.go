@@ -11,11 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/nobackoff/nobackoff/internal/testregistry"
 )
@@ -42,31 +38,14 @@ func startRealRegistries(t *testing.T) *realRegistries {
 	}
 	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
 	app := v1.Config{Entrypoint: []string{"/app"}, User: "1000"}
-	push := func(d *testregistry.Distribution, auth authn.Authenticator, repoTag string, img v1.Image) {
-		ref, err := name.ParseReference(d.Host + "/" + repoTag)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(ref, img, remote.WithTransport(d.Transport()), remote.WithAuth(auth)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	anon := authn.Anonymous
-	push(r.open, anon, "shop/app:latest", testregistry.Image(t, app, amd64))
-	push(r.open, anon, "shop/app:1.0", testregistry.Image(t, app, amd64))
-	push(r.open, anon, "shop/root:1.0", testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}}, amd64))
-	push(r.open, anon, "shop/noentry:1.0", testregistry.Image(t, v1.Config{User: "1000"}, amd64))
-	push(r.private, &authn.Basic{Username: "ci", Password: "s3cret"}, "team/private-app:1.0", testregistry.Image(t, app, amd64))
-
+	r.open.Push(t, anon, "shop/app:latest", testregistry.Image(t, app, amd64))
+	r.open.Push(t, anon, "shop/app:1.0", testregistry.Image(t, app, amd64))
+	r.open.Push(t, anon, "shop/root:1.0", testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}}, amd64))
+	r.open.Push(t, anon, "shop/noentry:1.0", testregistry.Image(t, v1.Config{User: "1000"}, amd64))
+	r.private.Push(t, &authn.Basic{Username: "ci", Password: "s3cret"}, "team/private-app:1.0", testregistry.Image(t, app, amd64))
 	// An index for amd64 and 386, not arm64.
-	var idx v1.ImageIndex = empty.Index
-	for _, p := range []v1.Platform{amd64, {OS: "linux", Architecture: "386"}} {
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: testregistry.Image(t, app, p), Descriptor: v1.Descriptor{Platform: &p}})
-	}
-	ref, _ := name.ParseReference(r.open.Host + "/shop/x86-only:1.0")
-	if err := remote.WriteIndex(ref, idx, remote.WithTransport(r.open.Transport())); err != nil {
-		t.Fatal(err)
-	}
+	r.open.PushIndex(t, anon, "shop/x86-only:1.0", app, amd64, v1.Platform{OS: "linux", Architecture: "386"})
 
 	// One CA file for both registries, and an empty docker config so the
 	// developer's own does not take part.

@@ -19,6 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -195,4 +199,28 @@ func writeServingCert(t testing.TB, caFile, certFile, keyFile string) *x509.Cert
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
 	return pool
+}
+
+// Push writes an image as repoTag, authenticating with auth.
+func (d *Distribution) Push(t testing.TB, auth authn.Authenticator, repoTag string, img v1.Image) {
+	t.Helper()
+	ref, err := name.ParseReference(d.Host + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithTransport(d.Transport()), remote.WithAuth(auth)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PushIndex writes a multi-platform index of images with cfg as repoTag.
+func (d *Distribution) PushIndex(t testing.TB, auth authn.Authenticator, repoTag string, cfg v1.Config, platforms ...v1.Platform) {
+	t.Helper()
+	ref, err := name.ParseReference(d.Host + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, Index(t, cfg, platforms...), remote.WithTransport(d.Transport()), remote.WithAuth(auth)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -178,13 +178,7 @@ func (r *Registry) Push(repoTag string, img v1.Image) v1.Hash {
 // platform.
 func (r *Registry) PushIndex(repoTag string, cfg v1.Config, platforms ...v1.Platform) {
 	r.t.Helper()
-	var idx v1.ImageIndex = empty.Index
-	for _, p := range platforms {
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{
-			Add:        Image(r.t, cfg, p),
-			Descriptor: v1.Descriptor{Platform: &p},
-		})
-	}
+	idx := Index(r.t, cfg, platforms...)
 	ref, err := name.ParseReference(r.Host+"/"+repoTag, name.Insecure)
 	if err != nil {
 		r.t.Fatal(err)
@@ -192,4 +186,14 @@ func (r *Registry) PushIndex(repoTag string, cfg v1.Config, platforms ...v1.Plat
 	if err := remote.WriteIndex(ref, idx, remote.WithTransport(pushTransport{})); err != nil {
 		r.t.Fatal(err)
 	}
+}
+
+// Index builds a multi-platform index of images with cfg, one per platform.
+func Index(t testing.TB, cfg v1.Config, platforms ...v1.Platform) v1.ImageIndex {
+	t.Helper()
+	var idx v1.ImageIndex = empty.Index
+	for _, p := range platforms {
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: Image(t, cfg, p), Descriptor: v1.Descriptor{Platform: &p}})
+	}
+	return idx
 }
