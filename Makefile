@@ -29,10 +29,12 @@ KUBE_LDFLAGS     := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) 
 	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
 CONTROL_PLANE    := $(K8S_DIR)/kube-apiserver $(K8S_DIR)/kubectl $(K8S_DIR)/etcd
+# The node of the truth suite: the kubelet and the two controllers that make pods out of workloads.
+NODE_BINS        := $(K8S_DIR)/kubelet $(K8S_DIR)/kube-controller-manager $(K8S_DIR)/kube-scheduler
 
 IMAGE ?= ghcr.io/nobackoff/nobackoff:$(VERSION)
 
-.PHONY: help build test unit lint demo bench clean tools image control-plane e2e-kind
+.PHONY: help build test unit lint demo bench clean tools image control-plane e2e-kind node-setup truth-table
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -44,7 +46,7 @@ lint: ## gofmt and go vet
 	@out="$$(gofmt -l $(GOFILES))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-tools: $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) ## build the pinned test tools into bin/tools
+tools: $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_BINS) ## build the pinned test tools into bin/tools
 
 $(REGISTRY_BIN):
 	@mkdir -p $(dir $@)
@@ -52,7 +54,7 @@ $(REGISTRY_BIN):
 
 control-plane: $(CONTROL_PLANE) ## build kube-apiserver, kubectl and etcd (pinned) into bin/tools
 
-$(K8S_DIR)/kube-apiserver $(K8S_DIR)/kubectl: hack/tools/go.mod
+$(K8S_DIR)/kube-apiserver $(K8S_DIR)/kubectl $(NODE_BINS): hack/tools/go.mod
 	@mkdir -p $(K8S_DIR)
 	cd hack/tools && $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 
@@ -71,9 +73,21 @@ $(HELM_BIN):
 	@mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-unit: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) ## all Go tests (race detector on): registry integration, chart and e2e included
+# The real node of the truth suite needs root and cgroups; NOBACKOFF_NODE=skip runs everything else.
+NODE_DEPS = $(if $(filter skip,$(NOBACKOFF_NODE)),,$(NODE_BINS) node-setup)
+
+unit: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_DEPS) ## all Go tests (race detector on): registry integration, chart, e2e and the truth suite on a real node
+	@if [ "$(NOBACKOFF_NODE)" = skip ]; then printf '\n\033[1;33m*** NOBACKOFF_NODE=skip: the truth suite (a real kubelet) will NOT run ***\033[0m\n\n'; fi
 	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) \
-		NOBACKOFF_BIN=$(CURDIR)/bin/nobackoff $(GO) test -race -count=1 ./...
+		NOBACKOFF_BIN=$(CURDIR)/bin/nobackoff $(GO) test -race -count=1 -timeout 30m ./...
+
+node-setup: ## install containerd, runc and the CNI plugins from Debian (idempotent; root)
+	hack/node-setup.sh
+
+truth-table: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_BINS) node-setup ## run the truth suite on a real node and rewrite docs/truth.md
+	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) \
+		NOBACKOFF_BIN=$(CURDIR)/bin/nobackoff NOBACKOFF_TRUTH_OUT=$(CURDIR)/docs/truth.md \
+		$(GO) test -count=1 -run '^TestTruth$$' -v ./e2e
 
 test: lint unit ## everything CI runs: lint and all tests
 
@@ -81,7 +95,7 @@ image: ## build the container image (needs Docker; base images overridable: GO_I
 	docker build --build-arg VERSION=$(VERSION) $(if $(GO_IMAGE),--build-arg GO_IMAGE=$(GO_IMAGE)) \
 		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
 
-demo: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) ## a local cluster guarded by nobackoff; kubectl apply of real failure stories
+demo: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_DEPS) ## a local cluster guarded by nobackoff; kubectl apply of real failure stories, then a real node runs them
 	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) hack/demo.sh
 
 bench: ## benchmarks (numbers, never pass/fail)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,6 +24,9 @@ type cluster struct {
 	dir        string
 	kubectl    string
 	kubeconfig string
+	// auditLog holds the API server's audit events for Deployments
+	// (metadata level: the webhook's audit annotations included).
+	auditLog string
 }
 
 func freePort(t *testing.T) int {
@@ -75,7 +79,20 @@ func waitFor(t *testing.T, what, log string, timeout time.Duration, ok func() bo
 func startCluster(t *testing.T, k8sDir string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
-	c := &cluster{dir: dir, kubectl: filepath.Join(k8sDir, "kubectl"), kubeconfig: filepath.Join(dir, "kubeconfig")}
+	c := &cluster{dir: dir, kubectl: filepath.Join(k8sDir, "kubectl"), kubeconfig: filepath.Join(dir, "kubeconfig"),
+		auditLog: filepath.Join(dir, "audit.log")}
+	auditPolicy := filepath.Join(dir, "audit-policy.yaml")
+	if err := os.WriteFile(auditPolicy, []byte(`apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  resources: [{group: apps, resources: [deployments]}]
+  verbs: [create]
+- level: None
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	clientPort, peerPort := freePort(t), freePort(t)
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
@@ -118,7 +135,8 @@ func startCluster(t *testing.T, k8sDir string) *cluster {
 		"--client-ca-file", caFile, "--authorization-mode", "RBAC",
 		"--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", saPub,
 		"--service-account-signing-key-file", saKey, "--service-cluster-ip-range", "10.96.0.0/24",
-		"--allow-privileged=true", "--profiling=false", "--v=1")
+		"--allow-privileged=true", "--profiling=false", "--v=1",
+		"--audit-policy-file", auditPolicy, "--audit-log-path", c.auditLog)
 
 	kubeconfig := fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -141,6 +159,37 @@ current-context: e2e
 		return err == nil && strings.TrimSpace(out.stdout) == "ok"
 	})
 	return c
+}
+
+// auditAnnotations returns the audit annotations of the creation of a
+// Deployment (dry runs excluded); ok is false when none is logged.
+func (c *cluster) auditAnnotations(t *testing.T, namespace, name string) (map[string]string, bool) {
+	t.Helper()
+	data, err := os.ReadFile(c.auditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found map[string]string
+	ok := false
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		var ev struct {
+			Verb       string `json:"verb"`
+			Stage      string `json:"stage"`
+			RequestURI string `json:"requestURI"`
+			ObjectRef  struct {
+				Resource, Namespace, Name string
+			} `json:"objectRef"`
+			Annotations map[string]string `json:"annotations"`
+		}
+		if len(line) == 0 || json.Unmarshal(line, &ev) != nil {
+			continue
+		}
+		if ev.Verb == "create" && ev.Stage == "ResponseComplete" && ev.ObjectRef.Resource == "deployments" &&
+			ev.ObjectRef.Namespace == namespace && ev.ObjectRef.Name == name && !strings.Contains(ev.RequestURI, "dryRun") {
+			found, ok = ev.Annotations, true
+		}
+	}
+	return found, ok
 }
 
 // result is one kubectl run.

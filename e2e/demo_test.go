@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestDemo is `make demo`: the failure stories of examples/ applied with
@@ -20,6 +24,19 @@ func TestDemo(t *testing.T) {
 	say("\n\033[1m== Starting a local control plane (etcd, kube-apiserver), two registries and nobackoff ==\033[0m")
 	e := newEnv(t)
 	e.c.must(t, "", "create", "namespace", "shop")
+	e.c.must(t, "", "create", "serviceaccount", "default", "-n", "shop") // the controller-manager comes in act 3
+
+	// The examples' images, made of the test application (it answers HTTP
+	// on 8080, and stands in for java): Spring Boot's orders takes 45 s to
+	// answer, payments 30 s.
+	app := buildTestApp(t)
+	cfg := func(env ...string) v1.Config { return v1.Config{Entrypoint: []string{"/app"}, User: "1000", Env: env} }
+	for image, c := range map[string]v1.Config{"shop/orders:3.4.1": cfg("START_DELAY=45s"), "shop/billing:4.2.0": cfg(),
+		"shop/catalog:2.8.3": cfg(), "shop/renderer:1.14.0": cfg(), "shop/payments:5.0.2": cfg("START_DELAY=30s")} {
+		push(t, e.reg, authn.Anonymous, image, app.index(t, c, amd64, arm64))
+	}
+	push(t, e.privateReg, &authn.Basic{Username: "ci", Password: "s3cret"}, "team/ledger:2.3.0", app.index(t, cfg(), amd64, arm64))
+	push(t, e.reg, authn.Anonymous, "truth/pause:1.0", app.image(t, amd64, v1.Config{Entrypoint: []string{"/app", "-pause"}, User: "65535"}))
 
 	// The examples name registry.example.com; here they point at the local registries.
 	hosts := strings.NewReplacer("private.registry.example.com", e.private, "registry.example.com", e.registry)
@@ -55,11 +72,70 @@ func TestDemo(t *testing.T) {
 	say("\n\033[1m== Enforce mode (namespace shop-enforce, labelled nobackoff.io/mode=enforce): denied ==\033[0m")
 	r := apply("missing-tag.yaml", "shop-enforce")
 
+	if warned < 5 || r.code != 1 || !strings.Contains(r.stderr, "denied the request") {
+		t.Fatalf("demo: %d warnings (want at least 5), enforce exit %d", warned, r.code)
+	}
+
+	demoNode(t, e, say)
+
 	say("\n\033[1m== Install it in your own cluster ==\033[0m")
 	say("  helm install nobackoff charts/nobackoff --namespace nobackoff --create-namespace")
 	say("  kubectl label namespace <name> nobackoff.io/mode=enforce")
 	say("")
-	if warned < 5 || r.code != 1 || !strings.Contains(r.stderr, "denied the request") {
-		t.Fatalf("demo: %d warnings (want at least 5), enforce exit %d", warned, r.code)
+}
+
+// demoNode is the last act: a real node joins, the Deployments of namespace
+// shop get their pods, and the kubelet's verdicts are shown next to what
+// nobackoff said before the objects were created.
+func demoNode(t *testing.T, e *env, say func(string, ...any)) {
+	say("\n\033[1m== On a real node (containerd, kubelet): what happens to the pods nobackoff warned about ==\033[0m")
+	if os.Getenv("NOBACKOFF_NODE") == "skip" || os.Geteuid() != 0 {
+		say("SKIPPED: a real node needs root and cgroups (NOBACKOFF_NODE=skip or not root)")
+		return
 	}
+	// The node objects of the platform scenarios have no kubelet: away with them.
+	e.c.must(t, "", "delete", "node", "node-amd64", "node-arm64")
+	// One replica each, and billing-next (the same story as orders-typo) left
+	// out: the node has 2 CPUs for all the requests.
+	e.c.must(t, "", "delete", "deployment", "billing-next", "-n", "shop")
+	e.c.must(t, "", "scale", "deployment", "--all", "--replicas=1", "-n", "shop")
+	startNode(t, e.c, e.k8sDir, e.registry+"/truth/pause:1.0",
+		[]nodeRegistry{{e.reg.Host, e.reg.CAFile}, {e.privateReg.Host, e.privateReg.CAFile}})
+	say("a node joined the cluster; the controller-manager and the scheduler create and place the pods...")
+
+	names := strings.Fields(e.c.must(t, "", "get", "deployments", "-n", "shop", "-o", "jsonpath={.items[*].metadata.name}").stdout)
+	type row struct{ name, predicted, observed, detail string }
+	rows := make([]row, len(names))
+	for i, n := range names {
+		rows[i] = row{name: n, predicted: predicted(t, e.c, "shop", n)}
+	}
+	deadline := time.Now().Add(observeDeadline)
+	for {
+		pods := podsByApp(t, e.c, "shop")
+		settled := true
+		for i := range rows {
+			var done bool
+			rows[i].observed, rows[i].detail, done = observe(pods[rows[i].name])
+			settled = settled && done
+		}
+		if settled || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	say("\n%-14s %-28s %-28s %s", "DEPLOYMENT", "NOBACKOFF PREDICTED", "THE KUBELET DID", "DETAIL")
+	for _, r := range rows {
+		mark := "\033[32m✓\033[0m"
+		if r.predicted != r.observed {
+			mark = "\033[31m✗\033[0m"
+			t.Errorf("%s: nobackoff predicted %s, the kubelet did %s (%s)", r.name, r.predicted, r.observed, r.detail)
+		}
+		detail := r.detail
+		if len(detail) > 70 {
+			detail = detail[:67] + "..."
+		}
+		say("%-14s %-28s %-28s %s %s", r.name, r.predicted, r.observed, mark, detail)
+	}
+	say("\n$ kubectl get pods -n shop")
+	fmt.Print(e.c.must(t, "", "get", "pods", "-n", "shop").stdout)
 }

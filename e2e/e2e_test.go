@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,10 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	"sigs.k8s.io/yaml"
 
-	"github.com/nobackoff/nobackoff/certs"
 	"github.com/nobackoff/nobackoff/internal/testregistry"
 	"github.com/nobackoff/nobackoff/webhook"
 )
@@ -79,60 +75,19 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 
-	// nobackoff serve, with a certificate for localhost from the certs package.
-	dir := t.TempDir()
-	bundle, err := certs.Fresh([]string{"localhost"}, time.Now(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := certs.WriteFiles(dir, bundle); err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	serveLog := filepath.Join(dir, "nobackoff.log")
-	serve := startProcess(t, serveLog, nobackoff, "serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
-		"--tls-cert-file", filepath.Join(dir, certs.KeyCert), "--tls-key-file", filepath.Join(dir, certs.KeyKey),
-		"--kubeconfig", c.kubeconfig, "--registry-ca", caFile, "--allow-loopback-registries",
-		"--shutdown-delay", "0s", "--log-format", "text")
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(bundle.CACert)
-	waitHTTPS(t, "nobackoff", serveLog, fmt.Sprintf("https://localhost:%d/readyz", port), pool)
-
-	// The chart's webhook configuration, pointed at the local process.
-	out, err := exec.Command(helm, "template", "nobackoff", "../charts/nobackoff", "--namespace", "nobackoff",
-		"--show-only", "templates/webhook.yaml").CombinedOutput()
-	if err != nil {
-		t.Fatalf("helm template: %v\n%s", err, out)
-	}
-	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
-	if err := yaml.Unmarshal(out, &vwc); err != nil {
-		t.Fatal(err)
-	}
-	for i := range vwc.Webhooks {
-		path := *vwc.Webhooks[i].ClientConfig.Service.Path
-		url := fmt.Sprintf("https://localhost:%d%s", port, path)
-		vwc.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: bundle.CACert}
-	}
-	data, _ := json.Marshal(vwc)
-	c.must(t, string(data), "apply", "-f", "-")
-
 	c.must(t, "", "create", "namespace", "shop-warn")
 	c.must(t, "", "create", "namespace", "shop-enforce")
 	c.must(t, "", "label", "namespace", "shop-enforce", "nobackoff.io/mode=enforce")
 	for _, ns := range []string{"shop-warn", "shop-enforce"} {
 		c.must(t, "", "create", "serviceaccount", "default", "-n", ns) // no controller-manager here
 	}
-	// The webhook configuration takes effect asynchronously.
-	waitFor(t, "webhook registration", serveLog, time.Minute, func() bool {
-		r, _ := c.run(deployment("probe", reg.Host+"/shop/app:latests"), "apply", "--dry-run=server", "-n", "shop-warn", "-f", "-")
-		return strings.Contains(r.stderr, "Warning: [image.tag-not-found]")
-	})
+	serve, port := serveWebhook(t, c, nobackoff, helm, caFile, "shop-warn", reg.Host+"/shop/app:latests")
 
 	// Nodes of two platforms for the platform checks (no kubelet: the
 	// objects are enough for nobackoff's node cache).
 	c.must(t, nodesYAML, "apply", "-f", "-")
 
-	return &env{c: c, registry: reg.Host, private: private.Host, helm: helm, reg: reg, serve: serve, port: port}
+	return &env{c: c, registry: reg.Host, private: private.Host, helm: helm, reg: reg, privateReg: private, serve: serve, port: port, k8sDir: k8sDir}
 }
 
 // TestE2E runs every scenario against one environment with the real
@@ -191,8 +146,9 @@ type env struct {
 	c                 *cluster
 	registry, private string
 	helm              string
-	reg               *testregistry.Distribution
+	reg, privateReg   *testregistry.Distribution
 	serve             *exec.Cmd
+	k8sDir            string
 	port              int
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The nobackoff demo. Act 1: what CI sees (`nobackoff check` on examples/). Act 2: what kubectl
 # shows: a local control plane (etcd, kube-apiserver), two registries and the nobackoff webhook,
-# then `kubectl apply` of the failure stories in examples/, in warn mode and in enforce mode.
+# then `kubectl apply` of the failure stories in examples/, in warn mode and in enforce mode. Act 3:
+# a real node (containerd, kubelet) joins and runs them; the kubelet's verdicts are shown next to
+# nobackoff's predictions (needs root; NOBACKOFF_NODE=skip leaves it out).
 # Everything it starts is stopped before it exits. Run it with `make demo`, which builds the tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +17,5 @@ echo "exit code: $rc"
 [ "$rc" = 1 ] || { echo "demo: expected exit code 1" >&2; exit 1; }
 
 # Act 2 is a Go program in the e2e suite (it shares the suite's harness); only its own output is shown.
-NOBACKOFF_DEMO=1 NOBACKOFF_BIN="$PWD/$bin" go test -count=1 -run '^TestDemo$' -v ./e2e \
+NOBACKOFF_DEMO=1 NOBACKOFF_BIN="$PWD/$bin" go test -count=1 -timeout 20m -run '^TestDemo$' -v ./e2e \
   | grep -v -E '^(=== RUN|--- PASS|PASS$|ok[[:space:]])'

@@ -121,4 +121,6 @@ type Finding struct {
 	// Suggestion is the closest existing name (a tag, a repository) when
 	// the finding is about a name that does not exist.
 	Suggestion string
+	// Outcome is the pod state the finding foretells, if any.
+	Outcome Outcome
 }

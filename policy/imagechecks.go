@@ -198,6 +198,9 @@ func platformMismatch(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 		fix = "build the image for every node platform, or pin the pod with nodeSelector kubernetes.io/arch"
 	}
 	f := c.Finding(ImagePlatformMismatch, sev, "image", msg, fix)
+	if !pf.Index {
+		f.Outcome = CrashLoopBackOff // pulled, then exec format error
+	}
 	return &f
 }
 
@@ -312,7 +315,7 @@ func (pullSecretMissing) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		var f Finding
 		switch s.Problem {
 		case SecretMalformed:
-			f = Finding{Check: ImagePullSecretMissing, Severity: Error, Field: s.Field,
+			f = Finding{Check: ImagePullSecretMissing, Severity: Error, Field: s.Field, Outcome: StuckWaiting,
 				Message: fmt.Sprintf("pull secret %q%s cannot be read (%s): every image pull of the pod fails", s.Name, where, s.Detail),
 				Fix:     "recreate it with kubectl create secret docker-registry"}
 		case SecretWrongType:

@@ -79,7 +79,7 @@ func (c ContainerRef) Field(sub string) string {
 func (c ContainerRef) Finding(id ID, sev Severity, field, msg, fix string) Finding {
 	return Finding{
 		Check: id, Severity: sev, Field: c.Field(field),
-		Container: c.Name, Image: c.Image, Message: msg, Fix: fix,
+		Container: c.Name, Image: c.Image, Message: msg, Fix: fix, Outcome: checkOutcomes[id],
 	}
 }
 

@@ -237,9 +237,13 @@ func (portNotFound) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		case "startup":
 			effect = "never started, never Ready"
 		}
-		out = append(out, c.Finding(ProbePortNotFound, sev, np.field+"."+pp.field,
+		f := c.Finding(ProbePortNotFound, sev, np.field+"."+pp.field,
 			fmt.Sprintf("%s probe port %q is not declared by the container: %s", np.kind, pp.port.StrVal, effect),
-			portNameFix(c, pp.port.StrVal)))
+			portNameFix(c, pp.port.StrVal))
+		if np.kind == "liveness" {
+			f.Outcome = NoOutcome // liveness silently off: nothing to see at start-up
+		}
+		out = append(out, f)
 	}
 	return out, nil
 }

@@ -296,6 +296,9 @@ func auditAnnotations(mode Mode, verdict string, res *Result) map[string]string 
 	if len(res.Findings) > 0 {
 		a["findings"] = list(res.Findings)
 	}
+	if o := policy.FirstOutcome(res.Findings); o != policy.NoOutcome {
+		a["outcome"] = string(o)
+	}
 	if len(res.Exempted) > 0 {
 		a["exempted"] = list(res.Exempted)
 	}

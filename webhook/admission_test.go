@@ -143,6 +143,9 @@ func TestWarnModeAllowsWithWarnings(t *testing.T) {
 	if !strings.Contains(resp.AuditAnnotations["findings"], "image.invalid-reference@spec.template.spec.containers[0].image") {
 		t.Errorf("audit findings %q lack the invalid image", resp.AuditAnnotations["findings"])
 	}
+	if o := resp.AuditAnnotations["outcome"]; o != string(policy.InvalidImageName) {
+		t.Errorf("audit outcome %q, want %s", o, policy.InvalidImageName)
+	}
 }
 
 func TestEnforceModeDenies(t *testing.T) {

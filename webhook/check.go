@@ -134,6 +134,9 @@ type jsonFinding struct {
 	File      string          `json:"file"`
 	// Suggestion is the closest existing tag or repository, when known.
 	Suggestion string `json:"suggestion,omitempty"`
+	// Outcome is the pod state the finding foretells (the kubelet's
+	// reason, or NeverReady), when it foretells one.
+	Outcome policy.Outcome `json:"outcome,omitempty"`
 }
 
 type jsonReport struct {
@@ -148,7 +151,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 			out.Findings = append(out.Findings, jsonFinding{
 				Check: f.Check, Severity: f.Severity, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name,
 				Container: f.Container, Image: f.Image, Field: f.Field, Message: f.Message, Fix: f.Fix, File: o.Source,
-				Suggestion: f.Suggestion,
+				Suggestion: f.Suggestion, Outcome: f.Outcome,
 			})
 		}
 	}

@@ -20,12 +20,14 @@ import (
 )
 
 // InformerCluster is the webhook's ClusterView: informer caches of the
-// pull-secret Secrets (only the two pull-secret types are listed, by field
-// selector, so other Secrets never reach memory), ServiceAccounts and
-// Nodes.
+// pull-secret Secrets (the two pull-secret types, by field selector),
+// ServiceAccounts and Nodes, and of the names and types of all other
+// Secrets: their data is dropped before it is stored, and serves only to
+// tell "exists with a type the kubelet ignores" from "does not exist".
 type InformerCluster struct {
 	factories []informers.SharedInformerFactory
 	secrets   []corelisters.SecretLister
+	others    corelisters.SecretLister
 	accounts  corelisters.ServiceAccountLister
 	nodes     corelisters.NodeLister
 	synced    []cache.InformerSynced
@@ -48,7 +50,16 @@ func NewInformerCluster(client kubernetes.Interface, resync time.Duration) *Info
 		c.synced = append(c.synced, inf.Informer().HasSynced)
 		c.factories = append(c.factories, f)
 	}
-	f := informers.NewSharedInformerFactory(client, resync)
+	f := informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = "type!=" + string(corev1.SecretTypeDockerConfigJson) + ",type!=" + string(corev1.SecretTypeDockercfg)
+	}))
+	others := f.Core().V1().Secrets()
+	_ = others.Informer().SetTransform(secretTypeOnly)
+	c.others = others.Lister()
+	c.synced = append(c.synced, others.Informer().HasSynced)
+	c.factories = append(c.factories, f)
+
+	f = informers.NewSharedInformerFactory(client, resync)
 	sa, nodes := f.Core().V1().ServiceAccounts(), f.Core().V1().Nodes()
 	c.accounts, c.nodes = sa.Lister(), nodes.Lister()
 	c.synced = append(c.synced, sa.Informer().HasSynced, nodes.Informer().HasSynced)
@@ -71,9 +82,23 @@ func (c *InformerCluster) Start(ctx context.Context, timeout time.Duration) erro
 	return nil
 }
 
-// Secret implements ClusterView.
+// secretTypeOnly keeps a Secret's name, namespace and type: what a
+// Secret of a type the kubelet ignores is needed for.
+func secretTypeOnly(obj any) (any, error) {
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return obj, nil // a deletion tombstone
+	}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, UID: s.UID, ResourceVersion: s.ResourceVersion},
+		Type:       s.Type,
+	}, nil
+}
+
+// Secret implements ClusterView. A Secret of another type comes back with
+// its type and no data.
 func (c *InformerCluster) Secret(namespace, name string) (*corev1.Secret, bool) {
-	for _, l := range c.secrets {
+	for _, l := range append(c.secrets, c.others) {
 		if s, err := l.Secrets(namespace).Get(name); err == nil {
 			return s, true
 		}

@@ -18,8 +18,9 @@ import (
 // secrets, ServiceAccounts and the platforms of the nodes a pod can land
 // on. The webhook backs it with informers; the CLI with its input files.
 type ClusterView interface {
-	// Secret returns a Secret of a pull-secret type; ok is false when it
-	// does not exist.
+	// Secret returns a Secret; ok is false when it does not exist. A
+	// Secret of a type other than the pull-secret types may come back
+	// without its data.
 	Secret(namespace, name string) (s *corev1.Secret, ok bool)
 	// ServiceAccount returns a ServiceAccount; ok is false when unknown.
 	ServiceAccount(namespace, name string) (sa *corev1.ServiceAccount, ok bool)

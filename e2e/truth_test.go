@@ -1,0 +1,588 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nobackoff/nobackoff/internal/testregistry"
+	"github.com/nobackoff/nobackoff/policy"
+)
+
+// The truth suite: every failure the catalog predicts on a single node,
+// applied through the webhook in a warn namespace, then held against what
+// the kubelet really does with the pod.
+
+// Observed states are named as the outcomes nobackoff predicts
+// (policy.Outcome), plus these two.
+const (
+	outReady       = "Ready"
+	outPending     = "Pending"
+	truthNamespace = "truth"
+	// crashRestarts restarts make a crash loop.
+	crashRestarts = 2
+	// notReadyAfter running without turning Ready: never Ready.
+	notReadyAfter   = 45 * time.Second
+	observeDeadline = 4 * time.Minute
+)
+
+type truthCase struct {
+	name, story string
+	pod         string // the pod template's spec, YAML indented by 6
+	annotations string // the pod template's annotations, flow YAML
+}
+
+type truthRow struct {
+	truthCase
+	warned    []string
+	predicted string
+	observed  string
+	detail    string
+}
+
+func (r truthRow) agree() bool { return r.predicted == r.observed }
+
+func TestTruth(t *testing.T) {
+	k8sDir := tool(t, "NOBACKOFF_K8S_DIR")
+	helm := tool(t, "NOBACKOFF_HELM_BIN")
+	nobackoff := tool(t, "NOBACKOFF_BIN")
+	regBin := testregistry.RegistryBinary(t)
+	nodeSkip(t)
+	began := time.Now()
+
+	c := startCluster(t, k8sDir)
+	reg := testregistry.StartDistribution(t, regBin, nil)
+	private := testregistry.StartDistribution(t, regBin, map[string]string{"ci": "s3cret"})
+	pushTruthImages(t, reg, private)
+	caFile := filepath.Join(t.TempDir(), "registries.pem")
+	var cas []byte
+	for _, f := range []string{reg.CAFile, private.CAFile} {
+		b, _ := os.ReadFile(f)
+		cas = append(cas, b...)
+	}
+	if err := os.WriteFile(caFile, cas, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	n := startNode(t, c, k8sDir, reg.Host+"/truth/pause:1.0",
+		[]nodeRegistry{{reg.Host, reg.CAFile}, {private.Host, private.CAFile}})
+	t.Logf("node up after %v", time.Since(began).Round(time.Second))
+
+	c.must(t, "", "create", "namespace", truthNamespace)
+	waitFor(t, "the default ServiceAccount", n.logs["kube-controller-manager"], time.Minute, func() bool {
+		r, _ := c.run("", "get", "serviceaccount", "default", "-n", truthNamespace)
+		return r.code == 0
+	})
+	c.must(t, truthSecrets(private.Host), "apply", "-n", truthNamespace, "-f", "-")
+	serveWebhook(t, c, nobackoff, helm, caFile, truthNamespace, reg.Host+"/truth/app:no-such-tag")
+
+	rows := runTruth(t, c, truthCases(reg.Host, private.Host))
+	table := truthTable(rows, n.versions())
+	t.Logf("\n%s", table)
+	t.Logf("truth suite: %v in all (node, registries and webhook included)", time.Since(began).Round(time.Second))
+	for _, r := range rows {
+		if !r.agree() {
+			t.Errorf("%s: nobackoff predicted %s (%s), the kubelet did %s (%s)", r.name, r.predicted,
+				strings.Join(r.warned, ", "), r.observed, r.detail)
+		}
+		if r.predicted == outReady && len(r.warned) > 0 {
+			t.Errorf("%s: a healthy control got warnings %v", r.name, r.warned)
+		}
+	}
+	if out := os.Getenv("NOBACKOFF_TRUTH_OUT"); out != "" && !t.Failed() {
+		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runTruth applies every case as a Deployment, recording the warnings
+// kubectl printed, then watches the pods until each has reached a state
+// (or the deadline passes) and reads their final states.
+func runTruth(t *testing.T, c *cluster, cases []truthCase) []truthRow {
+	t.Helper()
+	rows := make([]truthRow, len(cases))
+	for i, tc := range cases {
+		r := c.must(t, truthDeployment(tc), "apply", "-n", truthNamespace, "-f", "-")
+		rows[i] = truthRow{truthCase: tc}
+		for _, w := range warnings(r.stderr) {
+			id, _, ok := strings.Cut(strings.TrimPrefix(w, "["), "]")
+			if !ok || !strings.HasPrefix(w, "[") {
+				t.Fatalf("%s: a warning without a check ID: %q", tc.name, w)
+			}
+			rows[i].warned = append(rows[i].warned, id)
+		}
+		rows[i].predicted = predicted(t, c, truthNamespace, tc.name)
+	}
+	deadline := time.Now().Add(observeDeadline)
+	for {
+		pods := podsByApp(t, c, truthNamespace)
+		settled := true
+		for i := range rows {
+			out, detail, done := observe(pods[rows[i].name])
+			rows[i].observed, rows[i].detail = out, detail
+			settled = settled && done
+		}
+		if settled || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	return rows
+}
+
+// predicted reads the outcome the webhook foretold for a Deployment from
+// the API server's audit log, where the webhook's audit annotations land:
+// "outcome" (policy.FirstOutcome of its findings), absent when none.
+func predicted(t *testing.T, c *cluster, namespace, name string) string {
+	t.Helper()
+	ann, ok := c.auditAnnotations(t, namespace, name)
+	if !ok {
+		t.Fatalf("%s: no audit event for its creation", name)
+	}
+	reviewed := false
+	for k, v := range ann {
+		if strings.HasSuffix(k, "/verdict") {
+			reviewed = true
+		}
+		if strings.HasSuffix(k, "/outcome") {
+			return v
+		}
+	}
+	if !reviewed {
+		t.Fatalf("%s: the webhook did not review it (audit annotations %v)", name, ann)
+	}
+	return outReady
+}
+
+// podsByApp reads a namespace's pods by their app label.
+func podsByApp(t *testing.T, c *cluster, namespace string) map[string]*corev1.Pod {
+	t.Helper()
+	r := c.must(t, "", "get", "pods", "-n", namespace, "-o", "json")
+	var list corev1.PodList
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
+		t.Fatal(err)
+	}
+	pods := map[string]*corev1.Pod{}
+	for i := range list.Items {
+		p := &list.Items[i]
+		if app := p.Labels["app"]; app != "" && p.DeletionTimestamp == nil {
+			pods[app] = p
+		}
+	}
+	return pods
+}
+
+// observe classifies a pod's state as the kubelet left it, and whether
+// that state is final.
+func observe(p *corev1.Pod) (outcome, detail string, settled bool) {
+	if p == nil {
+		return outPending, "no pod", false
+	}
+	if len(p.Status.ContainerStatuses) == 0 {
+		return outPending, string(p.Status.Phase), false
+	}
+	s := p.Status.ContainerStatuses[0]
+	for _, term := range []*corev1.ContainerStateTerminated{s.State.Terminated, s.LastTerminationState.Terminated} {
+		if term != nil && term.Reason == "OOMKilled" {
+			return string(policy.OOMKilled), fmt.Sprintf("terminated OOMKilled (exit %d), %d restarts", term.ExitCode, s.RestartCount), true
+		}
+	}
+	if s.RestartCount >= crashRestarts {
+		detail := fmt.Sprintf("%d restarts", s.RestartCount)
+		if term := s.LastTerminationState.Terminated; term != nil {
+			detail += fmt.Sprintf(", last exit %d (%s)", term.ExitCode, term.Reason)
+		}
+		return string(policy.CrashLoopBackOff), detail, true
+	}
+	if w := s.State.Waiting; w != nil {
+		switch w.Reason {
+		case "InvalidImageName":
+			return string(policy.InvalidImageName), w.Reason, true
+		case "ErrImagePull", "ImagePullBackOff":
+			return string(policy.ImagePullBackOff), w.Reason + ": " + firstLine(w.Message), true
+		case "CreateContainerConfigError":
+			return string(policy.CreateContainerConfigError), w.Reason + ": " + firstLine(w.Message), true
+		case "CreateContainerError":
+			return string(policy.CreateContainerError), w.Reason + ": " + firstLine(w.Message), true
+		case "CrashLoopBackOff", "RunContainerError":
+			return w.Reason, firstLine(w.Message), false
+		case "ContainerCreating", "PodInitializing":
+			return outPending, w.Reason, false
+		}
+		// Not one of the kubelet's reasons: its error in their place.
+		return string(policy.StuckWaiting), "waiting: " + firstLine(w.Reason), true
+	}
+	if run := s.State.Running; run != nil {
+		if s.Ready {
+			return outReady, fmt.Sprintf("Running, Ready, %d restarts", s.RestartCount), s.RestartCount == 0
+		}
+		up := time.Since(run.StartedAt.Time)
+		return string(policy.NeverReady), fmt.Sprintf("Running %v, not Ready, %d restarts", up.Round(time.Second), s.RestartCount), up >= notReadyAfter
+	}
+	return outPending, "container not running", false
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
+
+func truthDeployment(tc truthCase) string {
+	ann := tc.annotations
+	if ann == "" {
+		ann = "{}"
+	}
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s}
+spec:
+  selector: {matchLabels: {app: %s}}
+  template:
+    metadata:
+      labels: {app: %s}
+      annotations: %s
+    spec:
+%s`, tc.name, tc.name, tc.name, ann, tc.pod)
+}
+
+// truthSecrets: pull secrets for the private registry, right, wrong and of
+// the wrong type, and a ServiceAccount holding the right one.
+func truthSecrets(private string) string {
+	cfg := func(user, pass string) string {
+		auth := b64([]byte(user + ":" + pass))
+		return b64([]byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, private, auth)))
+	}
+	return fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: pull-right}
+type: kubernetes.io/dockerconfigjson
+data: {.dockerconfigjson: %s}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: pull-wrong}
+type: kubernetes.io/dockerconfigjson
+data: {.dockerconfigjson: %s}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: pull-opaque}
+type: Opaque
+data: {.dockerconfigjson: %s}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: pull-malformed}
+type: kubernetes.io/dockerconfigjson
+data: {.dockerconfigjson: %s}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: puller}
+imagePullSecrets: [{name: pull-right}]
+`, cfg("ci", "s3cret"), cfg("ci", "wrong"), cfg("ci", "s3cret"),
+		b64([]byte(fmt.Sprintf(`{"auths":{%q:{"auth":"not base64!"}}}`, private))))
+}
+
+// container renders the one container of a case's pod.
+func container(image string, extra ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "      containers:\n      - name: app\n        image: %s\n", image)
+	b.WriteString("        ports: [{name: http, containerPort: 8080}]\n")
+	hasResources := false
+	for _, e := range extra {
+		hasResources = hasResources || strings.HasPrefix(e, "resources:")
+		b.WriteString("        " + e + "\n")
+	}
+	if !hasResources {
+		b.WriteString("        resources: {limits: {memory: 64Mi}}\n")
+	}
+	return b.String()
+}
+
+const (
+	readiness = "readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 2}"
+	liveness  = "livenessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 2, failureThreshold: 3}"
+)
+
+func truthCases(reg, private string) []truthCase {
+	app := reg + "/truth/app:1.0"
+	return []truthCase{
+		{name: "healthy", story: "multi-arch image, non-root, probes on a declared port",
+			pod: "      securityContext: {runAsNonRoot: true}\n" + container(app, readiness, liveness)},
+		{name: "invalid-reference", story: "repository name in capitals",
+			pod: container(reg + "/Truth/App:1.0")},
+		{name: "tag-not-found", story: "tag 1.1 was never pushed",
+			pod: container(reg + "/truth/app:1.1")},
+		{name: "repository-not-found", story: "repository truth/api does not exist",
+			pod: container(reg + "/truth/api:1.0")},
+		{name: "private-no-secret", story: "private image, no pull secret",
+			pod: container(private + "/team/app:1.0")},
+		{name: "private-wrong-secret", story: "private image, wrong password in the pull secret",
+			pod: "      imagePullSecrets: [{name: pull-wrong}]\n" + container(private+"/team/app:1.0")},
+		{name: "private-right-secret", story: "private image, right pull secret",
+			pod: "      imagePullSecrets: [{name: pull-right}]\n" + container(private+"/team/app:1.0", readiness)},
+		{name: "serviceaccount-secret", story: "private image, right secret only on the ServiceAccount",
+			pod: "      serviceAccountName: puller\n" + container(private+"/team/app:1.0", readiness)},
+		{name: "template-wrong-sa-right", story: "wrong secret on the pod, right one on its ServiceAccount (no union)",
+			pod: "      serviceAccountName: puller\n      imagePullSecrets: [{name: pull-wrong}]\n" + container(private+"/team/app:1.0")},
+		{name: "secret-wrong-type", story: "right credentials in a secret of type Opaque",
+			pod: "      imagePullSecrets: [{name: pull-opaque}]\n" + container(private+"/team/app:1.0")},
+		{name: "secret-malformed", story: "public image not yet on the node, pull secret with an auth that is not base64",
+			pod: "      imagePullSecrets: [{name: pull-malformed}]\n" + container(reg+"/truth/app:2.0")},
+		{name: "platform-index", story: "index with arm64 only, on an amd64 node",
+			pod: container(reg + "/truth/app:arm64-only")},
+		{name: "platform-single", story: "single-arch arm64 image, on an amd64 node",
+			pod: container(reg + "/truth/arm64:1.0")},
+		{name: "runs-as-root", story: "runAsNonRoot, image user root",
+			pod: "      securityContext: {runAsNonRoot: true}\n" + container(reg+"/truth/app:root")},
+		{name: "no-command", story: "image without Entrypoint or Cmd, no command in the pod",
+			pod: container(reg + "/truth/app:no-entrypoint")},
+		{name: "command-in-pod", story: "image without Entrypoint or Cmd, command in the pod",
+			pod: container(reg+"/truth/app:no-entrypoint", `command: ["/app"]`, readiness)},
+		{name: "liveness-too-aggressive", story: "app answers after 30 s, liveness kills after 6 s, no startupProbe",
+			annotations: `{nobackoff.io/expected-startup-seconds: "30"}`,
+			pod:         container(app, `env: [{name: START_DELAY, value: 30s}]`, readiness, liveness)},
+		{name: "slow-starter", story: "app answers after 15 s, startupProbe allows 60 s",
+			annotations: `{nobackoff.io/expected-startup-seconds: "15"}`,
+			pod: container(app, `env: [{name: START_DELAY, value: 15s}]`, readiness, liveness,
+				"startupProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 2, failureThreshold: 30}")},
+		{name: "readiness-port-name", story: "readinessProbe on port name \"web\", the container declares \"http\"",
+			pod: container(app, "readinessProbe: {httpGet: {path: /, port: web}, periodSeconds: 2}")},
+		{name: "heap-over-limit", story: "JAVA_TOOL_OPTIONS -Xmx256m, memory limit 64Mi",
+			pod: container(app, "env: [{name: JAVA_TOOL_OPTIONS, value: -Xmx256m}]")},
+		{name: "heap-within-limit", story: "JAVA_TOOL_OPTIONS -Xmx32m, memory limit 128Mi",
+			pod: container(app, "env: [{name: JAVA_TOOL_OPTIONS, value: -Xmx32m}]", "resources: {limits: {memory: 128Mi}}", readiness)},
+	}
+}
+
+// truthTable renders the rows as the Markdown kept in docs/truth.md.
+func truthTable(rows []truthRow, versions string) string {
+	var b strings.Builder
+	b.WriteString("# Predictions held against a real kubelet\n\n")
+	b.WriteString("Generated by `make truth-table` (the truth suite of `make test`, e2e/truth_test.go). Each workload is a\n")
+	b.WriteString("Deployment applied with kubectl through the nobackoff webhook in a warn namespace; the pod then runs on a\n")
+	fmt.Fprintf(&b, "real node (%s). *Predicted* is the outcome the webhook recorded in its audit\n", versions)
+	b.WriteString("annotation `outcome` (the earliest pod state its findings foretell; Ready when none does); *observed* is\n")
+	b.WriteString("the state the kubelet reported. NeverReady: running, never Ready. StuckWaiting: the container waits\n")
+	b.WriteString("for good with the kubelet's error in place of a reason.\n\n")
+	b.WriteString("| workload | story | nobackoff warned | predicted | observed | agree |\n|---|---|---|---|---|---|\n")
+	tp, predictedPos, observedPos := 0, 0, 0
+	for _, r := range rows {
+		warned := "—"
+		if len(r.warned) > 0 {
+			ids := append([]string(nil), r.warned...)
+			sort.Strings(ids)
+			warned = "`" + strings.Join(ids, "`, `") + "`"
+		}
+		agree := "yes"
+		if !r.agree() {
+			agree = "**no**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.name, r.story, warned, r.predicted, r.observed, agree)
+		if r.predicted != outReady {
+			predictedPos++
+		}
+		if r.observed != outReady {
+			observedPos++
+		}
+		if r.predicted != outReady && r.agree() {
+			tp++
+		}
+	}
+	ratio := func(a, b int) string {
+		if b == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f%% (%d/%d)", 100*float64(a)/float64(b), a, b)
+	}
+	fmt.Fprintf(&b, "\nPrecision (predicted failures that happened as predicted): %s.  \n", ratio(tp, predictedPos))
+	fmt.Fprintf(&b, "Recall (failures that happened and were predicted as they happened): %s.  \n", ratio(tp, observedPos))
+	agreeing := 0
+	for _, r := range rows {
+		if r.agree() {
+			agreeing++
+		}
+	}
+	fmt.Fprintf(&b, "Agreement over all workloads, healthy controls included: %s.\n", ratio(agreeing, len(rows)))
+	return b.String()
+}
+
+// versions names what runs the node.
+func (n *node) versions() string {
+	v := "kubelet " + kubeVersion(n.k8sDir)
+	for _, cmd := range [][]string{{"containerd", "--version"}, {"runc", "--version"}} {
+		out, err := exec.Command(cmd[0], cmd[1:]...).Output()
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(strings.SplitN(string(out), "\n", 2)[0])
+		if len(f) >= 3 {
+			v += ", " + cmd[0] + " " + strings.TrimSuffix(strings.Split(f[2], "~")[0], "+ds1")
+		}
+	}
+	return v
+}
+
+func kubeVersion(k8sDir string) string {
+	out, err := exec.Command(filepath.Join(k8sDir, "kubelet"), "--version").Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "Kubernetes ")
+}
+
+// testApp is the test application built for amd64 and arm64.
+type testApp map[string]string // arch -> binary
+
+func buildTestApp(t *testing.T) testApp {
+	t.Helper()
+	app := testApp{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, arch := range []string{"amd64", "arm64"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := filepath.Join(t.TempDir(), "app-"+arch)
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./testapp")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				errs <- fmt.Errorf("go build testapp for %s: %v\n%s", arch, err, b)
+				return
+			}
+			mu.Lock()
+			app[arch] = out
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return app
+}
+
+var (
+	amd64 = v1.Platform{OS: "linux", Architecture: "amd64"}
+	arm64 = v1.Platform{OS: "linux", Architecture: "arm64"}
+)
+
+func (a testApp) image(t *testing.T, p v1.Platform, cfg v1.Config) v1.Image {
+	t.Helper()
+	return appImage(t, a[p.Architecture], p, cfg)
+}
+
+func (a testApp) index(t *testing.T, cfg v1.Config, platforms ...v1.Platform) v1.ImageIndex {
+	t.Helper()
+	var idx v1.ImageIndex = empty.Index
+	for _, p := range platforms {
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: a.image(t, p, cfg), Descriptor: v1.Descriptor{Platform: &p}})
+	}
+	return idx
+}
+
+// pushTruthImages pushes the images the truth cases name: single-arch and
+// multi-arch, root and non-root, with and without an entrypoint.
+func pushTruthImages(t *testing.T, reg, private *testregistry.Distribution) {
+	t.Helper()
+	app := buildTestApp(t)
+	nonRoot := v1.Config{Entrypoint: []string{"/app"}, User: "1000"}
+	anon := authn.Anonymous
+	ci := &authn.Basic{Username: "ci", Password: "s3cret"}
+	push(t, reg, anon, "truth/pause:1.0", app.image(t, amd64, v1.Config{Entrypoint: []string{"/app", "-pause"}, User: "65535"}))
+	push(t, reg, anon, "truth/app:1.0", app.index(t, nonRoot, amd64, arm64))
+	push(t, reg, anon, "truth/app:2.0", app.index(t, nonRoot, amd64, arm64))
+	push(t, reg, anon, "truth/app:root", app.index(t, v1.Config{Entrypoint: []string{"/app"}}, amd64, arm64))
+	push(t, reg, anon, "truth/app:no-entrypoint", app.index(t, v1.Config{User: "1000"}, amd64, arm64))
+	push(t, reg, anon, "truth/app:arm64-only", app.index(t, nonRoot, arm64))
+	push(t, reg, anon, "truth/arm64:1.0", app.image(t, arm64, nonRoot))
+	push(t, private, ci, "team/app:1.0", app.index(t, nonRoot, amd64, arm64))
+}
+
+// appImage is one layer holding the test application as /app and as
+// /usr/bin/java (where it reads -Xmx from its arguments as a JVM would).
+func appImage(t *testing.T, bin string, p v1.Platform, cfg v1.Config) v1.Image {
+	t.Helper()
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "app", Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg},
+		{Name: "usr/", Mode: 0o755, Typeflag: tar.TypeDir},
+		{Name: "usr/bin/", Mode: 0o755, Typeflag: tar.TypeDir},
+		{Name: "usr/bin/java", Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg},
+	} {
+		h.ModTime = time.Unix(0, 0)
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write(data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	layer, err := tarball.LayerFromReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{OS: p.OS, Architecture: p.Architecture, Config: cfg,
+		RootFS: v1.RootFS{Type: "layers"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err = mutate.AppendLayers(img, layer); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// push writes an image or an index to a registry as repoTag.
+func push(t *testing.T, d *testregistry.Distribution, auth authn.Authenticator, repoTag string, obj any) {
+	t.Helper()
+	ref, err := name.ParseReference(d.Host + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []remote.Option{remote.WithTransport(d.Transport()), remote.WithAuth(auth)}
+	switch o := obj.(type) {
+	case v1.Image:
+		err = remote.Write(ref, o, opts...)
+	case v1.ImageIndex:
+		err = remote.WriteIndex(ref, o, opts...)
+	}
+	if err != nil {
+		t.Fatalf("push %s: %v", repoTag, err)
+	}
+}

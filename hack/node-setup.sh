@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what a real node of the truth suite needs from Debian's packages:
+# containerd, runc and the CNI plugins. Idempotent: it installs only what is
+# missing, and never starts the packaged containerd service (the suite runs
+# its own containerd with its own root, state and socket).
+set -euo pipefail
+
+need=()
+command -v containerd >/dev/null 2>&1 || need+=(containerd)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] || need+=(containernetworking-plugins)
+
+if [ ${#need[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "node-setup: need root to install ${need[*]} (or set NOBACKOFF_NODE=skip)" >&2
+	exit 1
+fi
+echo "node-setup: installing ${need[*]} from Debian"
+export DEBIAN_FRONTEND=noninteractive
+# Keep the packaged service from starting: the suite's containerd is its own.
+policy=/usr/sbin/policy-rc.d
+made_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod +x "$policy"
+	made_policy=1
+fi
+trap '[ -n "$made_policy" ] && rm -f "$policy"' EXIT
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

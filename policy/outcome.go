@@ -1,0 +1,64 @@
+package policy
+
+// Outcome is the pod state a finding foretells: what the kubelet reports
+// once the pod is created. Findings that name a risk rather than a
+// start-up failure (a mutable tag, a missing limit, identical probes) have
+// none. The values are the kubelet's own reasons, except NeverReady.
+type Outcome string
+
+const (
+	NoOutcome        Outcome = ""
+	InvalidImageName Outcome = "InvalidImageName"
+	// StuckWaiting: the container waits for good, the kubelet's error in
+	// place of a reason (a pull secret it cannot read, when the image has
+	// to be pulled).
+	StuckWaiting               Outcome = "StuckWaiting"
+	ImagePullBackOff           Outcome = "ImagePullBackOff"
+	CreateContainerConfigError Outcome = "CreateContainerConfigError"
+	CreateContainerError       Outcome = "CreateContainerError"
+	OOMKilled                  Outcome = "OOMKilled"
+	CrashLoopBackOff           Outcome = "CrashLoopBackOff"
+	// NeverReady: the container runs but never turns Ready.
+	NeverReady Outcome = "NeverReady"
+)
+
+// outcomeStages orders outcomes as the kubelet meets them: the image
+// name, the pull secrets, the pull, the container's configuration, its creation, then its
+// life. A pod stops at the first stage that fails.
+var outcomeStages = []Outcome{InvalidImageName, StuckWaiting, ImagePullBackOff, CreateContainerConfigError, CreateContainerError,
+	OOMKilled, CrashLoopBackOff, NeverReady}
+
+// checkOutcomes are the outcomes of checks whose findings always foretell
+// the same state; a check may set another on a finding (platforms:
+// exec format error for a single-arch image).
+var checkOutcomes = map[ID]Outcome{
+	ImageInvalidReference:      InvalidImageName,
+	ImageTagNotFound:           ImagePullBackOff,
+	ImageRepositoryNotFound:    ImagePullBackOff,
+	ImageUnauthorized:          ImagePullBackOff,
+	ImageForbidden:             ImagePullBackOff,
+	ImagePlatformMismatch:      ImagePullBackOff,
+	ImageRunsAsRoot:            CreateContainerConfigError,
+	ImageNoCommand:             CreateContainerError,
+	ProbeLivenessTooAggressive: CrashLoopBackOff,
+	ProbePortNotFound:          NeverReady,
+	ResourcesHeapExceedsLimit:  OOMKilled,
+}
+
+// FirstOutcome is the state a pod with these findings ends in: the
+// earliest stage any of them foretells, or NoOutcome when none does.
+// Exempted findings are not passed here.
+func FirstOutcome(findings []Finding) Outcome {
+	best := len(outcomeStages)
+	for _, f := range findings {
+		for i, o := range outcomeStages {
+			if f.Outcome == o && i < best {
+				best = i
+			}
+		}
+	}
+	if best == len(outcomeStages) {
+		return NoOutcome
+	}
+	return outcomeStages[best]
+}
