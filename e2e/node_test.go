@@ -90,6 +90,7 @@ func startNode(t *testing.T, c *cluster, k8sDir, pause string, registries []node
 	n.write(t, "pids/suite.pid", fmt.Sprint(os.Getpid()))
 	n.write(t, "bridge", nodeBridge)
 	n.saveSysctls(t)
+	n.recordCreatedPaths(t)
 	n.startReaper(t)
 
 	n.writeContainerdConfig(t, pause, registries)
@@ -100,7 +101,7 @@ func startNode(t *testing.T, c *cluster, k8sDir, pause string, registries []node
 
 	n.writeKubeletConfig(t)
 	n.start(t, "kubelet", filepath.Join(k8sDir, "kubelet"), "--config", filepath.Join(dir, "kubelet.yaml"),
-		"--kubeconfig", c.kubeconfig, "--root-dir", filepath.Join(dir, "kubelet"),
+		"--kubeconfig", c.kubeconfig, "--root-dir", filepath.Join(dir, "kubelet"), "--cert-dir", filepath.Join(dir, "kubelet-pki"),
 		"--hostname-override", nodeName, "--node-ip", "127.0.0.1", "--v", "2")
 	apiserverCA := filepath.Join(c.dir, "apiserver-certs", "apiserver.crt")
 	n.start(t, "kube-controller-manager", filepath.Join(k8sDir, "kube-controller-manager"),
@@ -162,6 +163,23 @@ func (n *node) saveSysctls(t *testing.T) {
 	n.write(t, "sysctl.saved", b.String())
 }
 
+// Folders outside the node's own that its programs create whatever they
+// are told: containerd's shim sockets, the CNI plugins' cache, the
+// kubelet's device-plugin socket and log links. Those that do not exist
+// yet are removed with the node.
+var nodeOutsidePaths = []string{"/run/containerd", "/var/lib/cni", "/var/lib/kubelet", "/var/log/containers"}
+
+func (n *node) recordCreatedPaths(t *testing.T) {
+	t.Helper()
+	var created []string
+	for _, p := range nodeOutsidePaths {
+		if _, err := os.Stat(p); os.IsNotExist(err) {
+			created = append(created, p)
+		}
+	}
+	n.write(t, "created-paths", strings.Join(created, "\n")+"\n")
+}
+
 // startReaper starts hack/node-clean.sh --on-eof in its own process group:
 // it outlives the suite's process and cleans the node when the pipe it
 // reads closes, on a normal end or a kill. The test's cleanup closes the
@@ -185,6 +203,7 @@ func (n *node) startReaper(t *testing.T) {
 	}
 	r.Close()
 	t.Cleanup(func() {
+		created, _ := os.ReadFile(filepath.Join(n.dir, "created-paths"))
 		w.Close()
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -203,6 +222,11 @@ func (n *node) startReaper(t *testing.T) {
 		os.Remove(log.Name())
 		for _, left := range nodeLeftovers(n.dir) {
 			t.Errorf("left over after the node stopped: %s", left)
+		}
+		for _, p := range strings.Fields(string(created)) {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("left over after the node stopped: %s, created by the node", p)
+			}
 		}
 	})
 }

@@ -42,6 +42,7 @@ if [ -d "$dir/runc" ]; then
 	for root in "$dir"/runc/*/; do
 		for id in $(runc --root "$root" list -q 2>/dev/null); do
 			runc --root "$root" delete --force "$id" >/dev/null 2>&1
+			rm -f /var/lib/cni/results/*-"$id"-* # the CNI plugins' cached results
 		done
 	done
 fi
@@ -82,5 +83,13 @@ fi
 for l in /var/log/containers/*.log; do
 	[ -L "$l" ] && case "$(readlink "$l")" in "$dir"/*) rm -f "$l" ;; esac
 done
+
+# 8. Folders outside DIR that the node's programs created (containerd's shim sockets, the CNI
+#    cache, the kubelet's device-plugin socket), listed at start when they did not exist yet.
+if [ -f "$dir/created-paths" ]; then
+	while read -r p; do
+		case "$p" in /run/containerd | /var/lib/cni | /var/lib/kubelet | /var/log/containers) rm -rf "$p" ;; esac
+	done <"$dir/created-paths"
+fi
 
 rm -rf "$dir"
