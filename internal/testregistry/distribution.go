@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,6 +115,8 @@ http:
 		t.Fatal(err)
 	}
 	d.cmd = exec.Command(bin, "serve", configFile)
+	// Killed with the test process, even when that is killed itself.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	// The registry reports nothing anywhere unless configured to.
 	d.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")

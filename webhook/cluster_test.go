@@ -1,0 +1,44 @@
+package webhook
+
+import (
+	"errors"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nobackoff/nobackoff/registrycheck"
+)
+
+// Secrets of other types are cached without their data, and still read
+// as "exists, of a type the kubelet ignores".
+func TestSecretTypeOnly(t *testing.T) {
+	in := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "creds", ResourceVersion: "7",
+			Labels: map[string]string{"a": "b"}, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{}}`)},
+		StringData: map[string]string{"password": "s3cret"},
+	}
+	out, err := secretTypeOnly(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.(*corev1.Secret)
+	if s.Data != nil || s.StringData != nil || s.Labels != nil || s.ManagedFields != nil {
+		t.Errorf("kept more than name and type: %+v", s)
+	}
+	if s.Namespace != "shop" || s.Name != "creds" || s.Type != corev1.SecretTypeOpaque || s.ResourceVersion != "7" {
+		t.Errorf("lost name or type: %+v", s)
+	}
+	var serr *registrycheck.SecretError
+	if err := registrycheck.NewKeyring().AddSecret(s); !errors.As(err, &serr) || serr.Problem != registrycheck.SecretWrongType {
+		t.Errorf("AddSecret: %v, want a wrong-type SecretError", err)
+	}
+	tomb := cacheTombstone{}
+	if got, _ := secretTypeOnly(tomb); got != tomb {
+		t.Error("a non-Secret was changed")
+	}
+}
+
+type cacheTombstone struct{}
