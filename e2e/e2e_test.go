@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,15 +64,7 @@ func newEnv(t *testing.T) *env {
 		pushIndex(reg, authn.Anonymous, image)
 	}
 	pushIndex(private, &authn.Basic{Username: "ci", Password: "s3cret"}, "team/ledger:2.3.0")
-	caFile := filepath.Join(t.TempDir(), "registries.pem")
-	var cas []byte
-	for _, f := range []string{reg.CAFile, private.CAFile} {
-		b, _ := os.ReadFile(f)
-		cas = append(cas, b...)
-	}
-	if err := os.WriteFile(caFile, cas, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := joinCAs(t, reg.CAFile, private.CAFile)
 
 	c.must(t, "", "create", "namespace", "shop-warn")
 	c.must(t, "", "create", "namespace", "shop-enforce")

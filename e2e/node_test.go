@@ -51,11 +51,10 @@ func nodeSkip(t *testing.T) {
 }
 
 type node struct {
-	dir     string
-	sock    string
-	k8sDir  string
-	logs    map[string]string
-	cluster *cluster
+	dir    string
+	sock   string
+	k8sDir string
+	logs   map[string]string
 }
 
 // nodeRegistry is a registry the node pulls from, with the CA it trusts.
@@ -81,7 +80,7 @@ func startNode(t *testing.T, c *cluster, k8sDir, pause string, registries []node
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{dir: dir, sock: filepath.Join(dir, "containerd.sock"), k8sDir: k8sDir, logs: map[string]string{}, cluster: c}
+	n := &node{dir: dir, sock: filepath.Join(dir, "containerd.sock"), k8sDir: k8sDir, logs: map[string]string{}}
 	for _, sub := range []string{"pids", "cni", "certs.d", "logs"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			t.Fatal(err)

@@ -72,15 +72,7 @@ func TestTruth(t *testing.T) {
 	reg := testregistry.StartDistribution(t, regBin, nil)
 	private := testregistry.StartDistribution(t, regBin, map[string]string{"ci": "s3cret"})
 	pushTruthImages(t, reg, private)
-	caFile := filepath.Join(t.TempDir(), "registries.pem")
-	var cas []byte
-	for _, f := range []string{reg.CAFile, private.CAFile} {
-		b, _ := os.ReadFile(f)
-		cas = append(cas, b...)
-	}
-	if err := os.WriteFile(caFile, cas, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := joinCAs(t, reg.CAFile, private.CAFile)
 
 	n := startNode(t, c, k8sDir, reg.Host+"/truth/pause:1.0",
 		[]nodeRegistry{{reg.Host, reg.CAFile}, {private.Host, private.CAFile}})
@@ -278,36 +270,17 @@ func truthSecrets(private string) string {
 		auth := b64([]byte(user + ":" + pass))
 		return b64([]byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, private, auth)))
 	}
-	return fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata: {name: pull-right}
-type: kubernetes.io/dockerconfigjson
-data: {.dockerconfigjson: %s}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: pull-wrong}
-type: kubernetes.io/dockerconfigjson
-data: {.dockerconfigjson: %s}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: pull-opaque}
-type: Opaque
-data: {.dockerconfigjson: %s}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: pull-malformed}
-type: kubernetes.io/dockerconfigjson
-data: {.dockerconfigjson: %s}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: puller}
-imagePullSecrets: [{name: pull-right}]
-`, cfg("ci", "s3cret"), cfg("ci", "wrong"), cfg("ci", "s3cret"),
-		b64([]byte(fmt.Sprintf(`{"auths":{%q:{"auth":"not base64!"}}}`, private))))
+	var b strings.Builder
+	for _, s := range []struct{ name, typ, config string }{
+		{"pull-right", "kubernetes.io/dockerconfigjson", cfg("ci", "s3cret")},
+		{"pull-wrong", "kubernetes.io/dockerconfigjson", cfg("ci", "wrong")},
+		{"pull-opaque", "Opaque", cfg("ci", "s3cret")},
+		{"pull-malformed", "kubernetes.io/dockerconfigjson", b64([]byte(fmt.Sprintf(`{"auths":{%q:{"auth":"not base64!"}}}`, private)))},
+	} {
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: Secret\nmetadata: {name: %s}\ntype: %s\ndata: {.dockerconfigjson: %s}\n---\n", s.name, s.typ, s.config)
+	}
+	b.WriteString("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: puller}\nimagePullSecrets: [{name: pull-right}]\n")
+	return b.String()
 }
 
 // container renders the one container of a case's pod.

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,25 @@ import (
 
 	"github.com/nobackoff/nobackoff/certs"
 )
+
+// joinCAs writes the registries' CA certificates into one file, for
+// nobackoff's --registry-ca.
+func joinCAs(t *testing.T, files ...string) string {
+	t.Helper()
+	var cas []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cas = append(cas, b...)
+	}
+	out := filepath.Join(t.TempDir(), "registries.pem")
+	if err := os.WriteFile(out, cas, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
 
 // serveWebhook runs `nobackoff serve` with a certificate for localhost from
 // the certs package, registers it through the chart's own webhook
