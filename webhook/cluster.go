@@ -54,7 +54,7 @@ func NewInformerCluster(client kubernetes.Interface, resync time.Duration) *Info
 		o.FieldSelector = "type!=" + string(corev1.SecretTypeDockerConfigJson) + ",type!=" + string(corev1.SecretTypeDockercfg)
 	}))
 	others := f.Core().V1().Secrets()
-	_ = others.Informer().SetTransform(secretTypeOnly)
+	_ = others.Informer().SetTransform(secretTypeOnly) // fails only once started
 	c.others = others.Lister()
 	c.synced = append(c.synced, others.Informer().HasSynced)
 	c.factories = append(c.factories, f)
@@ -98,10 +98,13 @@ func secretTypeOnly(obj any) (any, error) {
 // Secret implements ClusterView. A Secret of another type comes back with
 // its type and no data.
 func (c *InformerCluster) Secret(namespace, name string) (*corev1.Secret, bool) {
-	for _, l := range append(c.secrets, c.others) {
+	for _, l := range c.secrets {
 		if s, err := l.Secrets(namespace).Get(name); err == nil {
 			return s, true
 		}
+	}
+	if s, err := c.others.Secrets(namespace).Get(name); err == nil {
+		return s, true
 	}
 	return nil, false
 }
