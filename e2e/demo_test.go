@@ -104,10 +104,14 @@ func demoNode(t *testing.T, e *env, say func(string, ...any)) {
 	say("a node joined the cluster; the controller-manager and the scheduler create and place the pods...")
 
 	names := strings.Fields(e.c.must(t, "", "get", "deployments", "-n", "shop", "-o", "jsonpath={.items[*].metadata.name}").stdout)
-	type row struct{ name, predicted, observed, detail string }
+	type row struct {
+		name, predicted, observed, detail string
+		ids                               []string
+	}
 	rows := make([]row, len(names))
 	for i, n := range names {
-		rows[i] = row{name: n, predicted: predicted(t, e.c, "shop", n)}
+		rows[i].name = n
+		rows[i].predicted, rows[i].ids = review(t, e.c, "shop", n)
 	}
 	deadline := time.Now().Add(observeDeadline)
 	for {
@@ -123,7 +127,7 @@ func demoNode(t *testing.T, e *env, say func(string, ...any)) {
 		}
 		time.Sleep(2 * time.Second)
 	}
-	say("\n%-14s %-28s %-28s %s", "DEPLOYMENT", "NOBACKOFF PREDICTED", "THE KUBELET DID", "DETAIL")
+	say("\n%-13s %-36s %-27s %-27s %s", "DEPLOYMENT", "NOBACKOFF FOUND", "NOBACKOFF PREDICTED", "THE KUBELET DID", "DETAIL")
 	for _, r := range rows {
 		mark := "\033[32m✓\033[0m"
 		if r.predicted != r.observed {
@@ -131,10 +135,14 @@ func demoNode(t *testing.T, e *env, say func(string, ...any)) {
 			t.Errorf("%s: nobackoff predicted %s, the kubelet did %s (%s)", r.name, r.predicted, r.observed, r.detail)
 		}
 		detail := r.detail
-		if len(detail) > 70 {
-			detail = detail[:67] + "..."
+		if len(detail) > 60 {
+			detail = detail[:57] + "..."
 		}
-		say("%-14s %-28s %-28s %s %s", r.name, r.predicted, r.observed, mark, detail)
+		warned := strings.Join(r.ids, ",")
+		if warned == "" {
+			warned = "-"
+		}
+		say("%-13s %-36s %-27s %-27s %s %s", r.name, warned, r.predicted, r.observed, mark, detail)
 	}
 	say("\n$ kubectl get pods -n shop")
 	fmt.Print(e.c.must(t, "", "get", "pods", "-n", "shop").stdout)

@@ -150,23 +150,41 @@ func runTruth(t *testing.T, c *cluster, cases []truthCase) []truthRow {
 // "outcome" (policy.FirstOutcome of its findings), absent when none.
 func predicted(t *testing.T, c *cluster, namespace, name string) string {
 	t.Helper()
+	outcome, _ := review(t, c, namespace, name)
+	return outcome
+}
+
+// review reads what the webhook recorded for a Deployment's creation: the
+// outcome it foretold (Ready when none) and the IDs of its findings.
+func review(t *testing.T, c *cluster, namespace, name string) (outcome string, ids []string) {
+	t.Helper()
 	ann, ok := c.auditAnnotations(t, namespace, name)
 	if !ok {
 		t.Fatalf("%s: no audit event for its creation", name)
 	}
 	reviewed := false
+	outcome = outReady
 	for k, v := range ann {
-		if strings.HasSuffix(k, "/verdict") {
+		switch {
+		case strings.HasSuffix(k, "/verdict"):
 			reviewed = true
-		}
-		if strings.HasSuffix(k, "/outcome") {
-			return v
+		case strings.HasSuffix(k, "/outcome"):
+			outcome = v
+		case strings.HasSuffix(k, "/findings"):
+			seen := map[string]bool{}
+			for _, f := range strings.Split(v, ",") {
+				if id, _, _ := strings.Cut(f, "@"); !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
 		}
 	}
 	if !reviewed {
 		t.Fatalf("%s: the webhook did not review it (audit annotations %v)", name, ann)
 	}
-	return outReady
+	sort.Strings(ids)
+	return outcome, ids
 }
 
 // podsByApp reads a namespace's pods by their app label.
