@@ -75,19 +75,19 @@ $(HELM_BIN):
 
 # The real node of the truth suite needs root and cgroups; NOBACKOFF_NODE=skip runs everything else.
 NODE_DEPS = $(if $(filter skip,$(NOBACKOFF_NODE)),,$(NODE_BINS) node-setup)
+# Where the tests find the tools.
+TEST_ENV = NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) \
+	NOBACKOFF_BIN=$(CURDIR)/bin/nobackoff
 
 unit: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_DEPS) ## all Go tests (race detector on): registry integration, chart, e2e and the truth suite on a real node
 	@if [ "$(NOBACKOFF_NODE)" = skip ]; then printf '\n\033[1;33m*** NOBACKOFF_NODE=skip: the truth suite (a real kubelet) will NOT run ***\033[0m\n\n'; fi
-	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) \
-		NOBACKOFF_BIN=$(CURDIR)/bin/nobackoff $(GO) test -race -count=1 -timeout 30m ./...
+	$(TEST_ENV) $(GO) test -race -count=1 -timeout 30m ./...
 
 node-setup: ## install containerd, runc and the CNI plugins from Debian (idempotent; root)
 	hack/node-setup.sh
 
 truth-table: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_BINS) node-setup ## run the truth suite on a real node and rewrite docs/truth.md
-	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) \
-		NOBACKOFF_BIN=$(CURDIR)/bin/nobackoff NOBACKOFF_TRUTH_OUT=$(CURDIR)/docs/truth.md \
-		$(GO) test -count=1 -run '^TestTruth$$' -v ./e2e
+	$(TEST_ENV) NOBACKOFF_TRUTH_OUT=$(CURDIR)/docs/truth.md $(GO) test -count=1 -run '^TestTruth$$' -v ./e2e
 
 test: lint unit ## everything CI runs: lint and all tests
 
@@ -96,7 +96,7 @@ image: ## build the container image (needs Docker; base images overridable: GO_I
 		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
 
 demo: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_DEPS) ## a local cluster guarded by nobackoff; kubectl apply of real failure stories, then a real node runs them
-	NOBACKOFF_REGISTRY_BIN=$(REGISTRY_BIN) NOBACKOFF_HELM_BIN=$(HELM_BIN) NOBACKOFF_K8S_DIR=$(K8S_DIR) hack/demo.sh
+	$(TEST_ENV) hack/demo.sh
 
 bench: ## benchmarks (numbers, never pass/fail)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -161,16 +161,15 @@ current-context: e2e
 	return c
 }
 
-// auditAnnotations returns the audit annotations of the creation of a
-// Deployment (dry runs excluded); ok is false when none is logged.
-func (c *cluster) auditAnnotations(t *testing.T, namespace, name string) (map[string]string, bool) {
+// creations returns the audit annotations of every Deployment created in
+// namespace (dry runs excluded), by name, from one read of the audit log.
+func (c *cluster) creations(t *testing.T, namespace string) map[string]map[string]string {
 	t.Helper()
 	data, err := os.ReadFile(c.auditLog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found map[string]string
-	ok := false
+	found := map[string]map[string]string{}
 	for _, line := range bytes.Split(data, []byte("\n")) {
 		var ev struct {
 			Verb       string `json:"verb"`
@@ -185,11 +184,11 @@ func (c *cluster) auditAnnotations(t *testing.T, namespace, name string) (map[st
 			continue
 		}
 		if ev.Verb == "create" && ev.Stage == "ResponseComplete" && ev.ObjectRef.Resource == "deployments" &&
-			ev.ObjectRef.Namespace == namespace && ev.ObjectRef.Name == name && !strings.Contains(ev.RequestURI, "dryRun") {
-			found, ok = ev.Annotations, true
+			ev.ObjectRef.Namespace == namespace && !strings.Contains(ev.RequestURI, "dryRun") {
+			found[ev.ObjectRef.Name] = ev.Annotations
 		}
 	}
-	return found, ok
+	return found
 }
 
 // result is one kubectl run.

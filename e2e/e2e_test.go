@@ -157,19 +157,31 @@ metadata:
 `
 
 func deployment(name, image string) string {
+	return deploymentYAML(name, "", fmt.Sprintf(`      containers:
+      - name: app
+        image: %s
+        resources: {limits: {memory: 64Mi}}
+`, image))
+}
+
+// deploymentYAML is a one-replica Deployment whose pods carry the label
+// app=name; annotations (flow YAML, may be empty) go on the pod template,
+// podSpec is the template's spec indented by 6.
+func deploymentYAML(name, annotations, podSpec string) string {
+	if annotations == "" {
+		annotations = "{}"
+	}
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: %s}
 spec:
   selector: {matchLabels: {app: %s}}
   template:
-    metadata: {labels: {app: %s}}
+    metadata:
+      labels: {app: %s}
+      annotations: %s
     spec:
-      containers:
-      - name: app
-        image: %s
-        resources: {limits: {memory: 64Mi}}
-`, name, name, name, image)
+%s`, name, name, name, annotations, podSpec)
 }
 
 func warnings(stderr string) []string {

@@ -36,6 +36,14 @@ func nodeSkip(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "\n\033[1;33m%s\033[0m\n\n", msg)
 		t.Skip(msg)
 	}
+	if why := nodeUnfit(); why != "" {
+		t.Fatalf("a real node cannot run here (%s); set NOBACKOFF_NODE=skip to run without it", why)
+	}
+}
+
+// nodeUnfit says why this machine cannot run a node, or "" when it can:
+// root, a memory cgroup and what `make node-setup` installs.
+func nodeUnfit() string {
 	var why []string
 	if os.Geteuid() != 0 {
 		why = append(why, "not running as root")
@@ -45,9 +53,17 @@ func nodeSkip(t *testing.T) {
 			why = append(why, "no memory cgroup")
 		}
 	}
-	if len(why) > 0 {
-		t.Fatalf("a real node cannot run here (%s); set NOBACKOFF_NODE=skip to run without it", strings.Join(why, ", "))
+	for _, bin := range []string{"containerd", "ctr", "runc"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			why = append(why, bin+" not installed (make node-setup)")
+		}
 	}
+	for _, plugin := range []string{"bridge", "host-local", "loopback"} {
+		if _, err := os.Stat("/usr/lib/cni/" + plugin); err != nil {
+			why = append(why, "CNI plugin "+plugin+" not installed (make node-setup)")
+		}
+	}
+	return strings.Join(why, ", ")
 }
 
 type node struct {
@@ -60,8 +76,8 @@ type node struct {
 // nodeRegistry is a registry the node pulls from, with the CA it trusts.
 type nodeRegistry struct{ host, caFile string }
 
-// startNode installs what the node needs (hack/node-setup.sh), starts it
-// and waits until it is Ready. pause is the sandbox image.
+// startNode starts a node with what `make node-setup` installed and waits
+// until it is Ready. pause is the sandbox image (pushPause).
 func startNode(t *testing.T, c *cluster, k8sDir, pause string, registries []nodeRegistry) *node {
 	t.Helper()
 	nodeSkip(t)
@@ -69,9 +85,6 @@ func startNode(t *testing.T, c *cluster, k8sDir, pause string, registries []node
 		if _, err := os.Stat(filepath.Join(k8sDir, bin)); err != nil {
 			t.Fatalf("%v: `make test` builds it", err)
 		}
-	}
-	if out, err := exec.Command("../hack/node-setup.sh").CombinedOutput(); err != nil {
-		t.Fatalf("hack/node-setup.sh: %v\n%s", err, out)
 	}
 	lockNode(t)
 	reapLeftovers(t)

@@ -96,9 +96,9 @@ func TestNodeChild(t *testing.T) {
 	c := startCluster(t, k8sDir)
 	reg := testregistry.StartDistribution(t, testregistry.RegistryBinary(t), nil)
 	app := buildTestApp(t)
-	push(t, reg, authn.Anonymous, "truth/pause:1.0", app.image(t, amd64, v1.Config{Entrypoint: []string{"/app", "-pause"}, User: "65535"}))
+	pushPause(t, reg, app)
 	push(t, reg, authn.Anonymous, "truth/app:1.0", app.index(t, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, amd64, arm64))
-	n := startNode(t, c, k8sDir, reg.Host+"/truth/pause:1.0", []nodeRegistry{{reg.Host, reg.CAFile}})
+	n := startNode(t, c, k8sDir, pauseImage(reg), []nodeRegistry{{reg.Host, reg.CAFile}})
 	c.must(t, "", "create", "namespace", "kill")
 	waitFor(t, "the default ServiceAccount", n.logs["kube-controller-manager"], time.Minute, func() bool {
 		r, _ := c.run("", "get", "serviceaccount", "default", "-n", "kill")

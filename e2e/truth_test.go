@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -74,7 +75,7 @@ func TestTruth(t *testing.T) {
 	pushTruthImages(t, reg, private)
 	caFile := joinCAs(t, reg.CAFile, private.CAFile)
 
-	n := startNode(t, c, k8sDir, reg.Host+"/truth/pause:1.0",
+	n := startNode(t, c, k8sDir, pauseImage(reg),
 		[]nodeRegistry{{reg.Host, reg.CAFile}, {private.Host, private.CAFile}})
 	t.Logf("node up after %v", time.Since(began).Round(time.Second))
 
@@ -126,65 +127,86 @@ func runTruth(t *testing.T, c *cluster, cases []truthCase) []truthRow {
 			}
 			rows[i].warned = append(rows[i].warned, id)
 		}
-		rows[i].predicted = predicted(t, c, truthNamespace, tc.name)
 	}
-	deadline := time.Now().Add(observeDeadline)
-	for {
-		pods := podsByApp(t, c, truthNamespace)
-		settled := true
-		for i := range rows {
-			out, detail, done := observe(pods[rows[i].name])
-			rows[i].observed, rows[i].detail = out, detail
-			settled = settled && done
-		}
-		if settled || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Second)
+	names := make([]string, len(cases))
+	for i, tc := range cases {
+		names[i] = tc.name
+	}
+	predicted := reviews(t, c, truthNamespace, names)
+	observed := watchPods(t, c, truthNamespace, names)
+	for i := range rows {
+		rows[i].predicted = predicted[rows[i].name].outcome
+		rows[i].observed, rows[i].detail = observed[rows[i].name].outcome, observed[rows[i].name].detail
 	}
 	return rows
 }
 
-// predicted reads the outcome the webhook foretold for a Deployment from
-// the API server's audit log, where the webhook's audit annotations land:
-// "outcome" (policy.FirstOutcome of its findings), absent when none.
-func predicted(t *testing.T, c *cluster, namespace, name string) string {
-	t.Helper()
-	outcome, _ := review(t, c, namespace, name)
-	return outcome
+// webhookReview is what the webhook recorded for a Deployment's creation
+// in its audit annotations: the outcome it foretold (Ready when none) and
+// the IDs of its findings.
+type webhookReview struct {
+	outcome string
+	ids     []string
 }
 
-// review reads what the webhook recorded for a Deployment's creation: the
-// outcome it foretold (Ready when none) and the IDs of its findings.
-func review(t *testing.T, c *cluster, namespace, name string) (outcome string, ids []string) {
+// reviews reads the webhook's reviews of the named Deployments from the
+// API server's audit log; each must have been reviewed.
+func reviews(t *testing.T, c *cluster, namespace string, names []string) map[string]webhookReview {
 	t.Helper()
-	ann, ok := c.auditAnnotations(t, namespace, name)
-	if !ok {
-		t.Fatalf("%s: no audit event for its creation", name)
-	}
-	reviewed := false
-	outcome = outReady
-	for k, v := range ann {
-		switch {
-		case strings.HasSuffix(k, "/verdict"):
-			reviewed = true
-		case strings.HasSuffix(k, "/outcome"):
-			outcome = v
-		case strings.HasSuffix(k, "/findings"):
-			seen := map[string]bool{}
-			for _, f := range strings.Split(v, ",") {
-				if id, _, _ := strings.Cut(f, "@"); !seen[id] {
-					seen[id] = true
-					ids = append(ids, id)
+	created := c.creations(t, namespace)
+	out := map[string]webhookReview{}
+	for _, name := range names {
+		ann, ok := created[name]
+		if !ok {
+			t.Fatalf("%s: no audit event for its creation", name)
+		}
+		r, reviewed := webhookReview{outcome: outReady}, false
+		for k, v := range ann {
+			switch {
+			case strings.HasSuffix(k, "/verdict"):
+				reviewed = true
+			case strings.HasSuffix(k, "/outcome"):
+				r.outcome = v
+			case strings.HasSuffix(k, "/findings"):
+				for _, f := range strings.Split(v, ",") {
+					if id, _, _ := strings.Cut(f, "@"); !slices.Contains(r.ids, id) {
+						r.ids = append(r.ids, id)
+					}
 				}
 			}
 		}
+		if !reviewed {
+			t.Fatalf("%s: the webhook did not review it (audit annotations %v)", name, ann)
+		}
+		sort.Strings(r.ids)
+		out[name] = r
 	}
-	if !reviewed {
-		t.Fatalf("%s: the webhook did not review it (audit annotations %v)", name, ann)
+	return out
+}
+
+// observation is a pod's state as the kubelet left it.
+type observation struct{ outcome, detail string }
+
+// watchPods polls the pods of the named Deployments until each has
+// reached a final state, or the deadline passes, and returns their last
+// states.
+func watchPods(t *testing.T, c *cluster, namespace string, names []string) map[string]observation {
+	t.Helper()
+	out := map[string]observation{}
+	deadline := time.Now().Add(observeDeadline)
+	for {
+		pods := podsByApp(t, c, namespace)
+		settled := true
+		for _, name := range names {
+			outcome, detail, done := observe(pods[name])
+			out[name] = observation{outcome, detail}
+			settled = settled && done
+		}
+		if settled || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(time.Second)
 	}
-	sort.Strings(ids)
-	return outcome, ids
 }
 
 // podsByApp reads a namespace's pods by their app label.
@@ -264,21 +286,7 @@ func firstLine(s string) string {
 }
 
 func truthDeployment(tc truthCase) string {
-	ann := tc.annotations
-	if ann == "" {
-		ann = "{}"
-	}
-	return fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata: {name: %s}
-spec:
-  selector: {matchLabels: {app: %s}}
-  template:
-    metadata:
-      labels: {app: %s}
-      annotations: %s
-    spec:
-%s`, tc.name, tc.name, tc.name, ann, tc.pod)
+	return deploymentYAML(tc.name, tc.annotations, tc.pod)
 }
 
 // truthSecrets: pull secrets for the private registry, right, wrong and of
@@ -509,7 +517,7 @@ func pushTruthImages(t *testing.T, reg, private *testregistry.Distribution) {
 	nonRoot := v1.Config{Entrypoint: []string{"/app"}, User: "1000"}
 	anon := authn.Anonymous
 	ci := &authn.Basic{Username: "ci", Password: "s3cret"}
-	push(t, reg, anon, "truth/pause:1.0", app.image(t, amd64, v1.Config{Entrypoint: []string{"/app", "-pause"}, User: "65535"}))
+	pushPause(t, reg, app)
 	push(t, reg, anon, "truth/app:1.0", app.index(t, nonRoot, amd64, arm64))
 	push(t, reg, anon, "truth/app:2.0", app.index(t, nonRoot, amd64, arm64))
 	push(t, reg, anon, "truth/app:root", app.index(t, v1.Config{Entrypoint: []string{"/app"}}, amd64, arm64))
@@ -518,6 +526,15 @@ func pushTruthImages(t *testing.T, reg, private *testregistry.Distribution) {
 	push(t, reg, anon, "truth/arm64:1.0", app.image(t, arm64, nonRoot))
 	push(t, private, ci, "team/app:1.0", app.index(t, nonRoot, amd64, arm64))
 }
+
+// pushPause pushes the pod sandbox image the node runs: the test
+// application in -pause mode.
+func pushPause(t *testing.T, d *testregistry.Distribution, app testApp) {
+	t.Helper()
+	push(t, d, authn.Anonymous, "truth/pause:1.0", app.image(t, amd64, v1.Config{Entrypoint: []string{"/app", "-pause"}, User: "65535"}))
+}
+
+func pauseImage(d *testregistry.Distribution) string { return d.Host + "/truth/pause:1.0" }
 
 // appImage is one layer holding the test application as /app and as
 // /usr/bin/java (where it reads -Xmx from its arguments as a JVM would).

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,18 +102,6 @@ func krKeys(creds []Credential) []string {
 		keys[i] = c.Key
 	}
 	return keys
-}
-
-func krEqualStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // krSkipDiff used to skip cases where keyring.go differed from the
@@ -807,7 +796,7 @@ func TestKeyringLookupMatching(t *testing.T) {
 			if matched != (len(want) > 0) {
 				t.Errorf("Lookup(%q) matched = %v, want %v", tc.repo, matched, len(want) > 0)
 			}
-			if !krEqualStrings(krKeys(creds), tc.wantKeys) {
+			if !slices.Equal(krKeys(creds), tc.wantKeys) {
 				t.Errorf("Lookup(%q) keys = %q, want %q", tc.repo, krKeys(creds), tc.wantKeys)
 			}
 			krEqualCreds(t, "Lookup("+tc.repo+")", creds, want)
@@ -890,7 +879,7 @@ func TestKeyringDockerHub(t *testing.T) {
 			if matched != (len(tc.wantKeys) > 0) {
 				t.Errorf("Lookup(%q) matched = %v, want %v (creds %+v)", tc.repo, matched, len(tc.wantKeys) > 0, creds)
 			}
-			if !krEqualStrings(krKeys(creds), tc.wantKeys) {
+			if !slices.Equal(krKeys(creds), tc.wantKeys) {
 				t.Errorf("Lookup(%q) keys = %q, want %q", tc.repo, krKeys(creds), tc.wantKeys)
 			}
 			for _, c := range creds {

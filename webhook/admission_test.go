@@ -88,12 +88,19 @@ func newHandler(mode Mode, opts HandlerOptions) *Handler {
 }
 
 // post sends a body to the handler and decodes the AdmissionResponse.
-func post(t testing.TB, h http.Handler, body []byte) *admissionv1.AdmissionResponse {
-	t.Helper()
+// serveReview posts an AdmissionReview body to a handler; safe from any
+// goroutine.
+func serveReview(h http.Handler, body []byte) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func post(t testing.TB, h http.Handler, body []byte) *admissionv1.AdmissionResponse {
+	t.Helper()
+	rec := serveReview(h, body)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -399,10 +406,7 @@ func TestFailuresNeverDenyInWarnMode(t *testing.T) {
 			if !resp.Allowed || fmt.Sprint(warningIDs(t, resp.Warnings)) != "[nobackoff]" {
 				t.Fatalf("warn mode: allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
 			}
-			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodPost, PathEnforce, bytes.NewReader(c.body))
-			req.Header.Set("Content-Type", "application/json")
-			NewHandler(c.engine, Enforce, HandlerOptions{}, NewMetrics(), nil).ServeHTTP(rec, req)
+			rec := serveReview(NewHandler(c.engine, Enforce, HandlerOptions{}, NewMetrics(), nil), c.body)
 			if rec.Code != http.StatusInternalServerError {
 				t.Fatalf("enforce mode: HTTP %d, want 500 so that failurePolicy decides", rec.Code)
 			}

@@ -1,9 +1,7 @@
 package webhook
 
 import (
-	"bytes"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -46,11 +44,7 @@ func BenchmarkReviewDeployment(b *testing.B) {
 			h := newHandler(mode, HandlerOptions{})
 			b.ReportAllocs()
 			for b.Loop() {
-				rec := httptest.NewRecorder()
-				req := httptest.NewRequest(http.MethodPost, PathWarn, bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
+				if rec := serveReview(h, body); rec.Code != http.StatusOK {
 					b.Fatalf("status %d", rec.Code)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -188,7 +189,7 @@ func TestFixtures(t *testing.T) {
 					}
 					sortExp(got)
 					sortExp(want)
-					if !equalExp(got, want) {
+					if !slices.Equal(got, want) {
 						t.Errorf("findings of %s:\n got  %v\n want %v", id, got, want)
 					}
 				})
@@ -199,18 +200,6 @@ func TestFixtures(t *testing.T) {
 
 func sortExp(e []expectation) {
 	sort.Slice(e, func(i, j int) bool { return e[i].field < e[j].field })
-}
-
-func equalExp(a, b []expectation) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestHealthyCorpus checks real projects' published manifests: none may

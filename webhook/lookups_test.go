@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -107,11 +106,7 @@ func BenchmarkReviewWarmCache(b *testing.B) {
 	body := reviewBody(b, admissionv1.Create, deploymentKind, d, nil)
 	h := lookupHandler(b, Warn, NewStaticCluster([]registrycheck.Platform{{OS: "linux", Architecture: "amd64"}}))
 	serve := func() {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, PathWarn, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
+		if rec := serveReview(h, body); rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
 		}
 	}
@@ -144,10 +139,7 @@ func TestConcurrentReviewsShareLookups(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodPost, PathEnforce, bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			h.ServeHTTP(rec, req)
+			rec := serveReview(h, body)
 			if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"allowed":true`)) {
 				failures <- rec.Body.String()
 			}
