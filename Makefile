@@ -34,7 +34,7 @@ NODE_BINS        := $(K8S_DIR)/kubelet $(K8S_DIR)/kube-controller-manager $(K8S_
 
 IMAGE ?= ghcr.io/nobackoff/nobackoff:$(VERSION)
 
-.PHONY: help build test unit lint demo bench clean tools image control-plane e2e-kind node-setup truth-table
+.PHONY: help build test unit lint demo bench bench-serve fuzz fuzz-smoke clean tools image control-plane e2e-kind node-setup truth-table
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -89,7 +89,13 @@ node-setup: ## install containerd, runc and the CNI plugins from Debian (idempot
 truth-table: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_BINS) node-setup ## run the truth suite on a real node and rewrite docs/truth.md
 	$(TEST_ENV) NOBACKOFF_TRUTH_OUT=$(CURDIR)/docs/truth.md $(GO) test -count=1 -run '^TestTruth$$' -v ./e2e
 
-test: lint unit ## everything CI runs: lint and all tests
+test: lint unit fuzz-smoke ## everything CI runs: lint, all tests, a few seconds of every fuzz target
+
+fuzz-smoke: ## every fuzz target for 3 s
+	GO=$(GO) FUZZTIME=3s hack/fuzz.sh
+
+fuzz: ## every fuzz target for FUZZTIME (default 2m) each
+	GO=$(GO) FUZZTIME=$(or $(FUZZTIME),2m) hack/fuzz.sh
 
 image: ## build the container image (needs Docker; base images overridable: GO_IMAGE, BASE_IMAGE)
 	docker build --build-arg VERSION=$(VERSION) $(if $(GO_IMAGE),--build-arg GO_IMAGE=$(GO_IMAGE)) \
@@ -100,6 +106,9 @@ demo: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_DEPS) ## a local
 
 bench: ## benchmarks (numbers, never pass/fail)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-serve: build $(REGISTRY_BIN) $(CONTROL_PLANE) ## nobackoff serve side by side with a minimal webhook under load: CPU per review, latency, dry-run latency (numbers, never pass/fail)
+	$(TEST_ENV) NOBACKOFF_BENCH=1 $(GO) test -count=1 -run '^TestSideBySide$$' -v -timeout 30m ./e2e
 
 clean: ## remove build output
 	rm -rf bin

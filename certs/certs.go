@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Validity periods and the renewal window (DESIGN: CA 10 years, serving
+// Validity periods and the renewal window (CA 10 years, serving
 // certificate 1 year, renewed 90 days ahead).
 const (
 	CAValidity      = 10 * 365 * 24 * time.Hour

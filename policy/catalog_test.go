@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// allIDs is the public catalog of DESIGN.md §4 that this package implements.
+// allIDs is the public check catalog that this package implements.
 // The strings are public API: users write them in skip annotations.
 var allIDs = map[ID]string{
 	ImageInvalidReference:       "image.invalid-reference",
@@ -233,7 +233,7 @@ func TestChecksOnEmptyPod(t *testing.T) {
 	}
 }
 
-// TestEveryCheckFailsAndPasses keeps the rule of DESIGN.md §4: every check
+// TestEveryCheckFailsAndPasses keeps the catalog's rule: every check
 // has a pod that fails it and one that passes it.
 func TestEveryCheckFailsAndPasses(t *testing.T) {
 	good := func() corev1.Container {

@@ -10,7 +10,7 @@ import (
 // change once released.
 type ID string
 
-// The check catalog. See DESIGN.md §4 for what each one predicts.
+// The check catalog. README.md's catalog table says what each one predicts.
 const (
 	ImageInvalidReference       ID = "image.invalid-reference"
 	ImageMutableTag             ID = "image.mutable-tag"

@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/distribution/reference"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -149,6 +151,17 @@ func TestImageInvalidReference(t *testing.T) {
 			},
 		},
 		{
+			name: "reference longer than any valid one",
+			spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "nginx"}, {Name: "b", Image: strings.Repeat("a/", 1<<19) + "a"}}},
+			want: []want{{Error, tmpl + ".containers[1].image", "b"}},
+		},
+		{
+			// The kubelet takes the name; its pull fails, which is for the
+			// registry lookup to say.
+			name: "host longer than any DNS name, well formed",
+			spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: strings.Repeat("h", 1<<20) + ".io/app:1"}}},
+		},
+		{
 			name: "pod path is honoured",
 			path: "spec.jobTemplate.spec.template.spec",
 			spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "NGINX"}}},
@@ -202,5 +215,66 @@ func TestImageMutableTag(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			runAndAssert(t, Options{}, ImageMutableTag, podOf(tc.spec), tc.want)
 		})
+	}
+}
+
+func TestParseImageLength(t *testing.T) {
+	// host is a DNS name of the longest length there is, 253 characters.
+	host := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 61)
+	longest := host + ":65535/" + strings.Repeat("a", 255) + ":" + strings.Repeat("t", 128) + "@sha512:" + strings.Repeat("f", 128)
+	const mib = 1 << 20
+	tests := []struct {
+		name  string
+		in    string
+		valid bool
+		// byLength: rejected on its length alone, without the parser.
+		byLength bool
+	}{
+		{name: "the longest valid reference", in: longest, valid: true},
+		{name: "one-word name at the path bound", in: strings.Repeat("a", 247), valid: true},
+		{name: "one-word name past the path bound", in: strings.Repeat("a", 248)},
+		{name: "path past the bound", in: "r.io/" + strings.Repeat("a", 256)},
+		{name: "tag past the bound", in: "nginx:" + strings.Repeat("a", 129)},
+		{name: "1 MiB one-word name", in: strings.Repeat("a", mib), byLength: true},
+		{name: "1 MiB path", in: strings.Repeat("a/", mib/2) + "a", byLength: true},
+		{name: "1 MiB tag", in: "nginx:" + strings.Repeat("a", mib), byLength: true},
+		{name: "1 MiB digest", in: "r.io/app@sha256:" + strings.Repeat("a", mib), byLength: true},
+		{name: "1 MiB first component that is no host", in: strings.Repeat("h", mib) + "/app", byLength: true},
+		{name: "1 MiB malformed host", in: strings.Repeat("h_", mib/2) + ".io/app", byLength: true},
+		// distribution/reference sets no bound on a host: the kubelet takes
+		// the name, and its pull fails.
+		{name: "1 MiB well-formed host", in: strings.Repeat("h", mib) + ".io/app:1", valid: true},
+		{name: "1 MiB well-formed host, uppercase repository", in: strings.Repeat("h", mib) + ".io/App:1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseImage(tc.in)
+			if (err == nil) != tc.valid {
+				t.Fatalf("ParseImage error = %v, want valid: %v", err, tc.valid)
+			}
+			var long *referenceTooLongError
+			if errors.As(err, &long) != tc.byLength {
+				t.Errorf("ParseImage error = %v, want rejected on length alone: %v", err, tc.byLength)
+			}
+			if len(tc.in) > 4096 {
+				return // distribution/reference's parser is what is too slow to compare with
+			}
+			named, libErr := reference.ParseNormalizedNamed(tc.in)
+			if (libErr == nil) != tc.valid {
+				t.Fatalf("distribution/reference error = %v, want valid: %v", libErr, tc.valid)
+			}
+			if tc.valid && (got.Name != named.Name() || got.Path != reference.Path(named)) {
+				t.Errorf("ParseImage = %+v, distribution/reference reads %s", got, named)
+			}
+		})
+	}
+
+	// A well-formed long host is read as the parser would read it.
+	longHost := strings.Repeat("h", 1<<20) + ".io"
+	got, err := ParseImage(longHost + "/team/app:1@" + sha)
+	want := ImageRef{Name: longHost + "/team/app", Domain: longHost, Path: "team/app", Tag: "1", Digest: sha}
+	if err != nil || got != want {
+		t.Errorf("ParseImage(<1 MiB host>/team/app:1@sha): host of %d characters, path %q, tag %q, digest %q, error %v; want %q, %q, %q",
+			len(got.Domain), got.Path, got.Tag, got.Digest, err, want.Path, want.Tag, want.Digest)
 	}
 }

@@ -15,7 +15,7 @@ func pullPolicy(c ContainerRef) corev1.PullPolicy {
 	if c.ImagePullPolicy != "" {
 		return c.ImagePullPolicy
 	}
-	if r, err := ParseImage(c.Image); err == nil && r.Digest == "" && (r.Tag == "" || r.Tag == "latest") {
+	if r, err := c.ImageRef(); err == nil && r.Digest == "" && (r.Tag == "" || r.Tag == "latest") {
 		return corev1.PullAlways
 	}
 	return corev1.PullIfNotPresent

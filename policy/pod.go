@@ -2,7 +2,7 @@ package policy
 
 import (
 	"context"
-	"fmt"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -25,6 +25,12 @@ type Pod struct {
 	Images map[string]*ImageLookup
 	// PullSecretIssues lists pull secrets the kubelet cannot use.
 	PullSecretIssues []PullSecretIssue
+
+	// containers is Containers' answer, built on first use: every check
+	// walks the containers, and each container's image is parsed once
+	// for all of them. Checks run one after the other on a Pod, which is
+	// not safe for concurrent use.
+	containers []ContainerRef
 }
 
 // Check is one entry of the catalog.
@@ -55,6 +61,24 @@ type ContainerRef struct {
 	Kind ContainerKind
 	// Path is the container's field path, e.g. spec.template.spec.containers[1].
 	Path string
+	// parsed is the container's image parsed, when Pod.Containers made
+	// the reference.
+	parsed *parsedImage
+}
+
+// parsedImage is ParseImage's answer for one image.
+type parsedImage struct {
+	ref ImageRef
+	err error
+}
+
+// ImageRef is ParseImage of the container's image, parsed once per
+// container of a Pod.
+func (c ContainerRef) ImageRef() (ImageRef, error) {
+	if c.parsed != nil {
+		return c.parsed.ref, c.parsed.err
+	}
+	return ParseImage(c.Image)
 }
 
 // Sidecar reports whether the container is an init container that keeps
@@ -84,20 +108,35 @@ func (c ContainerRef) Finding(id ID, sev Severity, field, msg, fix string) Findi
 }
 
 // Containers lists every container of the pod, init containers first, in
-// declaration order.
+// declaration order. The slice is shared: callers must not modify it.
 func (p *Pod) Containers() []ContainerRef {
+	if p.containers != nil {
+		return p.containers
+	}
 	s := p.Spec
 	out := make([]ContainerRef, 0, len(s.InitContainers)+len(s.Containers)+len(s.EphemeralContainers))
+	parsed := map[string]*parsedImage{}
+	add := func(c *corev1.Container, kind ContainerKind, list string, i int) {
+		pi, ok := parsed[c.Image]
+		if !ok {
+			ref, err := ParseImage(c.Image)
+			pi = &parsedImage{ref: ref, err: err}
+			parsed[c.Image] = pi
+		}
+		path := p.Path + "." + list + "[" + strconv.Itoa(i) + "]"
+		out = append(out, ContainerRef{Container: c, Kind: kind, Path: path, parsed: pi})
+	}
 	for i := range s.InitContainers {
-		out = append(out, ContainerRef{Container: &s.InitContainers[i], Kind: Init, Path: fmt.Sprintf("%s.initContainers[%d]", p.Path, i)})
+		add(&s.InitContainers[i], Init, "initContainers", i)
 	}
 	for i := range s.Containers {
-		out = append(out, ContainerRef{Container: &s.Containers[i], Kind: Regular, Path: fmt.Sprintf("%s.containers[%d]", p.Path, i)})
+		add(&s.Containers[i], Regular, "containers", i)
 	}
 	for i := range s.EphemeralContainers {
 		// EphemeralContainerCommon has exactly Container's fields.
 		c := corev1.Container(s.EphemeralContainers[i].EphemeralContainerCommon)
-		out = append(out, ContainerRef{Container: &c, Kind: Ephemeral, Path: fmt.Sprintf("%s.ephemeralContainers[%d]", p.Path, i)})
+		add(&c, Ephemeral, "ephemeralContainers", i)
 	}
+	p.containers = out
 	return out
 }

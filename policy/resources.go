@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"iter"
 	"path"
 	"regexp"
 	"strconv"
@@ -58,11 +59,17 @@ type heapExceedsLimit struct{}
 
 func (heapExceedsLimit) ID() ID { return ResourcesHeapExceedsLimit }
 
-func (heapExceedsLimit) Check(_ context.Context, p *Pod) ([]Finding, error) {
+func (heapExceedsLimit) Check(ctx context.Context, p *Pod) ([]Finding, error) {
 	var out []Finding
+	budget := newPodBudget()
 	for _, c := range p.Containers() {
 		if c.Kind == Ephemeral {
 			continue
+		}
+		// Reading a long command line takes a while: stop when the review
+		// is abandoned.
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		limit, ok := c.Resources.Limits[corev1.ResourceMemory]
 		if !ok {
@@ -71,7 +78,11 @@ func (heapExceedsLimit) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		if !ok || limit.IsZero() {
 			continue
 		}
-		for _, h := range heapSettings(c) {
+		settings, err := heapSettings(c, budget)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range settings {
 			if h.bytes < limit.Value() {
 				continue
 			}
@@ -114,53 +125,6 @@ type token struct {
 	field string // e.g. args[1] or env[0].value
 }
 
-// envValues resolves the container's literal env values the way the kubelet
-// does: in order, each value may reference earlier variables as $(NAME).
-// Variables set with valueFrom are unknown until the pod runs.
-func envValues(c ContainerRef) (values map[string]string, index map[string]int) {
-	values, index = map[string]string{}, map[string]int{}
-	for i, e := range c.Env {
-		if e.ValueFrom != nil {
-			delete(values, e.Name)
-			delete(index, e.Name)
-			continue
-		}
-		values[e.Name] = expandVars(e.Value, values)
-		index[e.Name] = i
-	}
-	return values, index
-}
-
-// commandTokens splits command and args, after $(VAR) expansion, into words.
-// Words of one entry share its field; a shell script in one entry
-// ("sh -c 'java -Xmx2g ...'") is read the same way as separate entries.
-func commandTokens(c ContainerRef, env map[string]string) []token {
-	var out []token
-	for _, part := range []struct {
-		name string
-		args []string
-	}{{"command", c.Command}, {"args", c.Args}} {
-		for i, a := range part.args {
-			for _, w := range strings.Fields(expandVars(a, env)) {
-				out = append(out, token{strings.Trim(w, `"';`), fmt.Sprintf("%s[%d]", part.name, i)})
-			}
-		}
-	}
-	return out
-}
-
-func envTokens(c ContainerRef, env map[string]string, index map[string]int, name string) []token {
-	i, ok := index[name]
-	if !ok {
-		return nil
-	}
-	var out []token
-	for _, w := range strings.Fields(env[name]) {
-		out = append(out, token{strings.Trim(w, `"'`), fmt.Sprintf("env[%d].value", i)})
-	}
-	return out
-}
-
 // jvmOptionWithArg reports java launcher options whose value is the next
 // word.
 func jvmOptionWithArg(opt string) bool {
@@ -181,23 +145,31 @@ func scriptJVMOptions() []string {
 }
 
 // heapSettings finds the effective heap ceilings of a container: at most one
-// per runtime, the one that wins by that runtime's precedence.
-func heapSettings(c ContainerRef) []heapSetting {
-	env, index := envValues(c)
-	cmd := commandTokens(c, env)
+// per runtime, the one that wins by that runtime's precedence. The error is
+// a *LimitError: the container's $(VAR) references expand to more than any
+// real pod's.
+func heapSettings(c ContainerRef, pod *podBudget) ([]heapSetting, error) {
+	env, err := envValues(c, pod)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := commandTokens(c, env)
+	if err != nil {
+		return nil, err
+	}
 	var out []heapSetting
 
 	// JVM: JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS are read by the JVM
 	// before its command line; the launch scripts' variables come before
 	// the command line too; _JAVA_OPTIONS overrides everything. The last
 	// -Xmx wins.
-	sources := [][]token{envTokens(c, env, index, "JAVA_TOOL_OPTIONS"), envTokens(c, env, index, "JDK_JAVA_OPTIONS")}
+	sources := []iter.Seq[token]{envTokens(env, "JAVA_TOOL_OPTIONS"), envTokens(env, "JDK_JAVA_OPTIONS")}
 	if !startsJavaDirectly(cmd) {
 		for _, v := range scriptJVMOptions() {
-			sources = append(sources, envTokens(c, env, index, v))
+			sources = append(sources, envTokens(env, v))
 		}
 	}
-	sources = append(sources, jvmLauncherOptions(cmd), envTokens(c, env, index, "_JAVA_OPTIONS"))
+	sources = append(sources, jvmLauncherOptions(cmd), envTokens(env, "_JAVA_OPTIONS"))
 	var jvm *heapSetting
 	for _, toks := range sources {
 		if h, ok := lastJVMHeap(toks); ok {
@@ -210,7 +182,7 @@ func heapSettings(c ContainerRef) []heapSetting {
 
 	// Node.js: NODE_OPTIONS is read first, then the command line.
 	var node *heapSetting
-	for _, toks := range [][]token{envTokens(c, env, index, "NODE_OPTIONS"), nodeOptions(cmd)} {
+	for _, toks := range []iter.Seq[token]{envTokens(env, "NODE_OPTIONS"), nodeOptions(cmd)} {
 		if h, ok := lastNodeHeap(toks); ok {
 			node = &h
 		}
@@ -219,13 +191,14 @@ func heapSettings(c ContainerRef) []heapSetting {
 		out = append(out, *node)
 	}
 
-	if i, ok := index["GOMEMLIMIT"]; ok {
-		if b, ok := parseGoMemLimit(env["GOMEMLIMIT"]); ok {
-			out = append(out, heapSetting{bytes: b, flag: "GOMEMLIMIT=" + env["GOMEMLIMIT"],
+	if i, ok := env.index["GOMEMLIMIT"]; ok {
+		v := strings.TrimSpace(env.values["GOMEMLIMIT"])
+		if b, ok := parseGoMemLimit(v); ok {
+			out = append(out, heapSetting{bytes: b, flag: "GOMEMLIMIT=" + v,
 				field: fmt.Sprintf("env[%d].value", i), runtime: "Go"})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // jvmLauncherOptions keeps the words of a command line that the java
@@ -233,78 +206,87 @@ func heapSettings(c ContainerRef) []heapSetting {
 // file, at -m's module or at the main class: what follows goes to the
 // application. Before any "java" word every option counts, since the
 // image's entrypoint may be java or a script that passes them on.
-func jvmLauncherOptions(toks []token) []token {
-	var out []token
-	sawJava, appArgs := false, false
-	for i := 0; i < len(toks); i++ {
-		t := toks[i].text
-		if path.Base(t) == "java" {
-			sawJava, appArgs = true, false
-			continue
-		}
-		if appArgs {
-			continue
-		}
-		if sawJava {
-			switch {
-			case t == "-jar" || t == "-m" || t == "--module":
-				i++
-				appArgs = true
-				continue
-			case jvmOptionWithArg(t):
-				i++
-				continue
-			case !strings.HasPrefix(t, "-"):
-				appArgs = true
+func jvmLauncherOptions(toks iter.Seq[token]) iter.Seq[token] {
+	return func(yield func(token) bool) {
+		sawJava, appArgs, skip := false, false, false
+		for t := range toks {
+			if skip { // the value of the option before
+				skip = false
 				continue
 			}
+			if path.Base(t.text) == "java" {
+				sawJava, appArgs = true, false
+				continue
+			}
+			if appArgs {
+				continue
+			}
+			if sawJava {
+				switch {
+				case t.text == "-jar" || t.text == "-m" || t.text == "--module":
+					skip, appArgs = true, true
+					continue
+				case jvmOptionWithArg(t.text):
+					skip = true
+					continue
+				case !strings.HasPrefix(t.text, "-"):
+					appArgs = true
+					continue
+				}
+			}
+			if !yield(t) {
+				return
+			}
 		}
-		out = append(out, toks[i])
 	}
-	return out
 }
 
 // startsJavaDirectly reports whether the container's command line runs
 // java itself (exec form), so no launch script reads JAVA_OPTS and the like.
 // A shell line that expands such a variable is not direct.
-func startsJavaDirectly(cmd []token) bool {
-	if len(cmd) == 0 || path.Base(cmd[0].text) != "java" {
-		return false
-	}
-	for _, t := range cmd {
+func startsJavaDirectly(cmd iter.Seq[token]) bool {
+	first := true
+	for t := range cmd {
+		if first && path.Base(t.text) != "java" {
+			return false
+		}
+		first = false
 		if strings.Contains(t.text, "$") {
 			return false
 		}
 	}
-	return true
+	return !first
 }
 
 // nodeOptions keeps the words that node reads as its own options: after
 // "node", options end at the script; what follows goes to the script.
 // Before any "node" word every option counts (the entrypoint may be node).
-func nodeOptions(toks []token) []token {
-	var out []token
-	sawNode, appArgs := false, false
-	for i := 0; i < len(toks); i++ {
-		t := toks[i].text
-		if path.Base(t) == "node" || path.Base(t) == "nodejs" {
-			sawNode, appArgs = true, false
-			continue
-		}
-		if appArgs {
-			continue
-		}
-		if sawNode && !strings.HasPrefix(t, "-") {
-			if i > 0 && nodeOldFlag.MatchString(toks[i-1].text) && !strings.Contains(toks[i-1].text, "=") {
-				out = append(out, toks[i]) // the value of --max-old-space-size N
+func nodeOptions(toks iter.Seq[token]) iter.Seq[token] {
+	return func(yield func(token) bool) {
+		sawNode, appArgs := false, false
+		prev, first := "", true
+		for t := range toks {
+			before, afterAnother := prev, !first
+			prev, first = t.text, false
+			if path.Base(t.text) == "node" || path.Base(t.text) == "nodejs" {
+				sawNode, appArgs = true, false
 				continue
 			}
-			appArgs = true
-			continue
+			if appArgs {
+				continue
+			}
+			if sawNode && !strings.HasPrefix(t.text, "-") {
+				if !(afterAnother && isNodeOldFlag(before) && !strings.Contains(before, "=")) {
+					appArgs = true
+					continue
+				}
+				// the value of --max-old-space-size N: kept
+			}
+			if !yield(t) {
+				return
+			}
 		}
-		out = append(out, toks[i])
 	}
-	return out
 }
 
 var (
@@ -312,10 +294,34 @@ var (
 	nodeOldFlag = regexp.MustCompile(`^--max[-_]old[-_]space[-_]size(?:=([0-9]+))?$`)
 )
 
-func lastJVMHeap(toks []token) (heapSetting, bool) {
+// isNodeOldFlag matches nodeOldFlag, testing the prefix every match has
+// first: most words of a long command line are not flags at all.
+func isNodeOldFlag(s string) bool {
+	return strings.HasPrefix(s, "--max") && nodeOldFlag.MatchString(s)
+}
+
+// unitShift is the shift of a JVM size suffix (k, m, g or t, either case).
+func unitShift(unit string) uint {
+	switch strings.ToLower(unit) {
+	case "k":
+		return 10
+	case "m":
+		return 20
+	case "g":
+		return 30
+	case "t":
+		return 40
+	}
+	return 0
+}
+
+func lastJVMHeap(toks iter.Seq[token]) (heapSetting, bool) {
 	var h heapSetting
 	found := false
-	for _, t := range toks {
+	for t := range toks {
+		if !strings.HasPrefix(t.text, "-X") { // every match does; most words are not flags
+			continue
+		}
 		m := xmxFlag.FindStringSubmatch(t.text)
 		if m == nil {
 			continue
@@ -324,7 +330,7 @@ func lastJVMHeap(toks []token) (heapSetting, bool) {
 		if err != nil {
 			continue
 		}
-		shift := map[string]uint{"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[strings.ToLower(m[2])]
+		shift := unitShift(m[2])
 		if n > (1<<62)>>shift {
 			continue
 		}
@@ -333,26 +339,52 @@ func lastJVMHeap(toks []token) (heapSetting, bool) {
 	return h, found
 }
 
-func lastNodeHeap(toks []token) (heapSetting, bool) {
+// lastNodeHeap finds the last --max-old-space-size, written as one word
+// (=N) or two (N in the word after).
+func lastNodeHeap(toks iter.Seq[token]) (heapSetting, bool) {
 	var h heapSetting
 	found := false
-	for i, t := range toks {
-		m := nodeOldFlag.FindStringSubmatch(t.text)
-		if m == nil {
-			continue
-		}
-		val, flag := m[1], t.text
-		if val == "" && i+1 < len(toks) { // --max-old-space-size 4096
-			val = toks[i+1].text
-			flag = t.text + " " + val
+	consider := func(t token, val, flag string) {
+		if !allDigits(val) {
+			return
 		}
 		mb, err := strconv.ParseInt(val, 10, 64)
 		if err != nil || mb > 1<<40 {
-			continue
+			return
 		}
 		h, found = heapSetting{bytes: mb << 20, flag: flag, field: t.field, runtime: "Node.js"}, true
 	}
+	var pending token // a flag whose value is the next word
+	waiting := false
+	for t := range toks {
+		if waiting {
+			consider(pending, t.text, pending.text+" "+t.text)
+			waiting = false
+		}
+		if !isNodeOldFlag(t.text) {
+			continue
+		}
+		if _, val, ok := strings.Cut(t.text, "="); ok {
+			consider(t, val, t.text)
+			continue
+		}
+		pending, waiting = t, true
+	}
 	return h, found
+}
+
+// allDigits reports whether s is a non-empty run of ASCII digits: an
+// unsigned decimal, as the one-word form --max-old-space-size=N must be.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseGoMemLimit reads GOMEMLIMIT as the Go runtime does: a byte count with
@@ -374,41 +406,4 @@ func parseGoMemLimit(s string) (int64, bool) {
 		return 0, false
 	}
 	return n << shift, true
-}
-
-// expandVars expands $(NAME) references the way the kubelet does: defined
-// variables are substituted, $$ escapes a dollar, and unknown references
-// stay as written.
-func expandVars(s string, vars map[string]string) string {
-	if !strings.Contains(s, "$") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(s[i+2:], ')')
-			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
-			}
-			name := s[i+2 : i+2+end]
-			if v, ok := vars[name]; ok {
-				b.WriteString(v)
-			} else {
-				b.WriteString(s[i : i+3+end])
-			}
-			i += 2 + end
-		default:
-			b.WriteByte('$')
-		}
-	}
-	return b.String()
 }

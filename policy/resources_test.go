@@ -366,7 +366,10 @@ func TestExpandVars(t *testing.T) {
 	}
 	// values are resolved as envValues resolves them: literal values only.
 	c := ContainerRef{Container: &corev1.Container{Env: vars}}
-	values, _ := envValues(c)
+	e, err := envValues(c, newPodBudget())
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct{ in, want string }{
 		{"", ""},
 		{"plain -Xmx1g", "plain -Xmx1g"},
@@ -380,6 +383,7 @@ func TestExpandVars(t *testing.T) {
 		{"$(UNKNOWN)", "$(UNKNOWN)"},
 		{"$(SECRET)", "$(SECRET)"},
 		{"$(HEAP", "$(HEAP"},
+		{"$(HEAP $$", "$(HEAP $"},
 		{"pre $(HEAP", "pre $(HEAP"},
 		{"$HEAP", "$HEAP"},
 		{"${HEAP}", "${HEAP}"},
@@ -388,8 +392,8 @@ func TestExpandVars(t *testing.T) {
 		{"$(A) and $(UNKNOWN) and $(B)", "a and $(UNKNOWN) and b"},
 	}
 	for _, tc := range tests {
-		if got := expandVars(tc.in, values); got != tc.want {
-			t.Errorf("expandVars(%q) = %q, want %q", tc.in, got, tc.want)
+		if got, ok := expandVars(tc.in, e.values, maxExpandedValue); !ok || got != tc.want {
+			t.Errorf("expandVars(%q) = %q, %v; want %q, true", tc.in, got, ok, tc.want)
 		}
 	}
 }

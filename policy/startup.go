@@ -114,52 +114,70 @@ func runtimeSigns() []runtimeSign {
 
 // DetectRuntime recognises the runtime of a container from its command,
 // args and environment first (they say what actually runs), then from its
-// image name.
+// image name. It looks each word and variable up once.
 func DetectRuntime(c ContainerRef) Runtime {
-	var execs []string
-	for _, a := range append(append([]string{}, c.Command...), c.Args...) {
-		for _, f := range strings.Fields(a) {
-			execs = append(execs, path.Base(f))
-		}
-	}
 	signs := runtimeSigns()
-	for _, s := range signs {
-		for _, e := range s.executables {
-			for _, x := range execs {
-				if x == e || (s.rt == RuntimeJVM && x == "-jar") {
-					return s.rt
-				}
-			}
+	// The earliest sign in the list that any word or variable shows wins.
+	byExec, byEnv := map[string]int{}, map[string]int{}
+	for i := len(signs) - 1; i >= 0; i-- {
+		for _, e := range signs[i].executables {
+			byExec[e] = i
 		}
-		for _, env := range c.Env {
-			for _, v := range s.envVars {
-				if env.Name == v {
-					return s.rt
+		for _, v := range signs[i].envVars {
+			byEnv[v] = i
+		}
+		if signs[i].rt == RuntimeJVM {
+			byExec["-jar"] = i // java's own option: whatever runs it, it is a JVM
+		}
+	}
+	best := len(signs)
+	for _, args := range [][]string{c.Command, c.Args} {
+		for _, a := range args {
+			for f := range strings.FieldsSeq(a) {
+				if i, ok := byExec[path.Base(f)]; ok && i < best {
+					best = i
 				}
 			}
 		}
 	}
+	for _, e := range c.Env {
+		if i, ok := byEnv[e.Name]; ok && i < best {
+			best = i
+		}
+	}
+	if best < len(signs) {
+		return signs[best].rt
+	}
+
 	repo := strings.ToLower(c.Image)
-	if r, err := ParseImage(c.Image); err == nil {
+	if r, err := c.ImageRef(); err == nil {
 		repo = r.Path
 	}
 	// "dotnet/aspnet" and "library/node" name a runtime; "node-exporter"
 	// and "calico/node" do not, so outside the JVM only the repository's
 	// own name counts, as a whole or with a version ("nodejs-20").
 	name := path.Base(repo)
-	words := strings.FieldsFunc(repo, func(r rune) bool { return r == '/' || r == '-' || r == '_' || r == '.' })
 	for _, s := range signs {
-		for _, w := range s.images {
-			if name == w || versioned(name, w) || (s.rt == RuntimeDotnet && strings.HasPrefix(repo, "dotnet/")) {
-				return s.rt
+		if s.rt == RuntimeJVM {
+			// Any word of the path: the whole name and a versioned one
+			// ("java-17") are words too.
+			images := map[string]bool{}
+			for _, w := range s.images {
+				images[w] = true
 			}
-			if s.rt != RuntimeJVM {
-				continue
-			}
-			for _, x := range words {
-				if x == w {
+			for x := range strings.FieldsFuncSeq(repo, func(r rune) bool { return r == '/' || r == '-' || r == '_' || r == '.' }) {
+				if images[x] {
 					return s.rt
 				}
+			}
+			continue
+		}
+		if s.rt == RuntimeDotnet && strings.HasPrefix(repo, "dotnet/") {
+			return s.rt
+		}
+		for _, w := range s.images {
+			if name == w || versioned(name, w) {
+				return s.rt
 			}
 		}
 	}

@@ -1,12 +1,16 @@
 package registrycheck
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // Platform is an os/architecture[/variant] triple.
@@ -82,18 +86,66 @@ type ImageConfig struct {
 	Cmd        []string
 }
 
+// InspectError is why Inspect could not read an image's content. Its
+// Outcome is always one of the inconclusive ones: Resolve found the image,
+// so content that cannot be read (too large, too slow, refused) says
+// nothing certain about the kubelet's pull.
+type InspectError struct {
+	Outcome Outcome
+	// Status is the HTTP status behind the outcome, 0 when none.
+	Status int
+	// Cause explains the outcome for people, without credentials.
+	Cause string
+	Err   error
+}
+
+func (e *InspectError) Error() string {
+	return fmt.Sprintf("reading image content: %s: %s", e.Outcome, e.Cause)
+}
+
+func (e *InspectError) Unwrap() error { return e.Err }
+
+func newInspectError(err error) *InspectError {
+	o, status := classify(err)
+	if o.Conclusive() {
+		// A 401, 403 or 404 on content the HEAD just found contradicts
+		// it (a tag moved, a registry misbehaving): not a prediction.
+		o = Unreachable
+	}
+	return &InspectError{Outcome: o, Status: status, Cause: cause(err), Err: err}
+}
+
 // Inspect reads an image found by Resolve: its platforms (a GET of the
 // manifest, which counts as a pull on some registries, so only call it
 // when a check needs it) and, with wantConfig, the configuration for the
 // first of the given platforms it offers. Content is cached by digest.
+// It takes no longer than the lookup budget; manifests and configuration
+// blobs are read up to their declared size and never past
+// maxManifestBytes and maxConfigBytes. A non-nil error is an
+// *InspectError.
 func (r *Resolver) Inspect(ctx context.Context, res Result, platforms []Platform, wantConfig bool) (*ImageInfo, error) {
+	// Reading content is held to the lookup budget like the HEAD was,
+	// whatever deadline the caller has.
+	ctx, cancel := context.WithTimeout(ctx, r.opts.LookupTimeout)
+	defer cancel()
+	info, err := r.inspect(ctx, res, platforms, wantConfig)
+	if err != nil {
+		return nil, newInspectError(err)
+	}
+	return info, nil
+}
+
+func (r *Resolver) inspect(ctx context.Context, res Result, platforms []Platform, wantConfig bool) (*ImageInfo, error) {
 	c, err := res.credential()
 	if err != nil {
 		return nil, err
 	}
-	named, err := reference.ParseNormalizedNamed(res.Image)
-	if err != nil {
-		return nil, err
+	named := res.named
+	if named == nil {
+		p := r.parses.get(res.Image)
+		if named, err = p.named, p.err; err != nil {
+			return nil, err
+		}
 	}
 	ref, err := r.ggcrRef(named, res.Registry)
 	if err != nil {
@@ -101,34 +153,17 @@ func (r *Resolver) Inspect(ctx context.Context, res Result, platforms []Platform
 	}
 	digestRef := ref.Context().Digest(res.Digest)
 	key := "manifest|" + digestRef.Name()
-	var info ImageInfo
-	var childFor map[Platform]string // index: platform -> child digest
+	var m manifestFacts
 	if v, ok := r.content.get(key); ok {
-		m := v.(manifestFacts)
-		info.Index, info.Platforms, childFor = m.index, m.platforms, m.children
+		m = v.(manifestFacts)
 	} else {
-		release, err := r.acquire(ctx, res.Registry)
+		desc, err := r.manifest(ctx, res.Registry, c, digestRef, res.size)
 		if err != nil {
 			return nil, err
 		}
-		p, err := r.puller(res.Registry, c)
-		if err != nil {
-			release()
-			return nil, err
-		}
-		desc, err := p.Get(ctx, digestRef)
-		release()
-		if err != nil {
-			r.dropPuller(res.Registry, c)
-			return nil, err
-		}
-		m := manifestFacts{children: map[Platform]string{}}
+		m = manifestFacts{children: map[Platform]childManifest{}}
 		if desc.MediaType.IsIndex() {
-			idx, err := desc.ImageIndex()
-			if err != nil {
-				return nil, err
-			}
-			im, err := idx.IndexManifest()
+			im, err := ggcrv1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 			if err != nil {
 				return nil, err
 			}
@@ -140,37 +175,41 @@ func (r *Resolver) Inspect(ctx context.Context, res Result, platforms []Platform
 				pl := Platform{OS: d.Platform.OS, Architecture: d.Platform.Architecture, Variant: d.Platform.Variant}
 				m.platforms = append(m.platforms, pl)
 				if _, dup := m.children[pl]; !dup {
-					m.children[pl] = d.Digest.String()
+					m.children[pl] = childManifest{digest: d.Digest.String(), size: d.Size}
 				}
 			}
 		} else {
-			cfg, err := r.config(ctx, res, digestRef.Name())
+			cfg, err := r.config(ctx, res.Registry, c, digestRef, desc)
 			if err != nil {
 				return nil, err
 			}
 			m.platforms = []Platform{cfg.platform}
-			m.children[cfg.platform] = res.Digest
+			m.children[cfg.platform] = childManifest{digest: res.Digest, size: desc.Size}
 		}
 		r.content.put(key, m, ttlContent)
-		info.Index, info.Platforms, childFor = m.index, m.platforms, m.children
 	}
+	info := ImageInfo{Index: m.index, Platforms: m.platforms}
 	if !wantConfig {
 		return &info, nil
 	}
-	digest := ""
+	var child childManifest
 	for _, want := range platforms {
 		if have, ok := preferred(want, info.Platforms); ok {
-			digest = childFor[have]
+			child = m.children[have]
 			break
 		}
 	}
-	if digest == "" && !info.Index {
-		digest = res.Digest // a single image runs (or fails) as it is
+	if child.digest == "" && !info.Index {
+		child = childManifest{digest: res.Digest, size: res.size} // a single image runs (or fails) as it is
 	}
-	if digest == "" {
+	if child.digest == "" {
 		return &info, nil
 	}
-	cfg, err := r.config(ctx, res, ref.Context().Digest(digest).Name())
+	childRef, err := r.parseDigest(res.Registry, ref.Context().Digest(child.digest).Name())
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := r.configByManifest(ctx, res.Registry, c, childRef, child.size)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +220,14 @@ func (r *Resolver) Inspect(ctx context.Context, res Result, platforms []Platform
 type manifestFacts struct {
 	index     bool
 	platforms []Platform
-	children  map[Platform]string
+	children  map[Platform]childManifest
+}
+
+// childManifest is an image manifest an index points to, with the size the
+// index declares for it.
+type childManifest struct {
+	digest string
+	size   int64
 }
 
 type configFacts struct {
@@ -189,36 +235,69 @@ type configFacts struct {
 	platform Platform
 }
 
-// config reads the configuration blob of one image manifest, by digest.
-func (r *Resolver) config(ctx context.Context, res Result, digestName string) (configFacts, error) {
-	key := "config|" + digestName
+// manifest GETs a manifest or index by digest, reading no more than its
+// declared size (0: unknown) and never more than maxManifestBytes.
+func (r *Resolver) manifest(ctx context.Context, host string, c *Credential, ref name.Digest, declared int64) (*remote.Descriptor, error) {
+	n, err := readLimit("manifest", declared, maxManifestBytes)
+	if err != nil {
+		return nil, err
+	}
+	done, err := r.reading(ctx, host, n)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	p, err := r.puller(host, c)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := p.Get(withContentLimit(ctx, "manifest", n), ref)
+	if err != nil {
+		// A puller keeps its auth handshake; after an error start afresh.
+		r.dropPuller(host, c)
+		return nil, err
+	}
+	return desc, nil
+}
+
+// configByManifest reads the configuration of the image manifest ref,
+// whose declared size is declared (0: unknown).
+func (r *Resolver) configByManifest(ctx context.Context, host string, c *Credential, ref name.Digest, declared int64) (configFacts, error) {
+	if v, ok := r.content.get("config|" + ref.Name()); ok {
+		return v.(configFacts), nil
+	}
+	desc, err := r.manifest(ctx, host, c, ref, declared)
+	if err != nil {
+		return configFacts{}, err
+	}
+	return r.config(ctx, host, c, ref, desc)
+}
+
+// config reads the configuration blob of the image manifest desc (fetched
+// as ref), cached by the manifest's digest.
+func (r *Resolver) config(ctx context.Context, host string, c *Credential, ref name.Digest, desc *remote.Descriptor) (configFacts, error) {
+	key := "config|" + ref.Name()
 	if v, ok := r.content.get(key); ok {
 		return v.(configFacts), nil
 	}
-	c, _ := res.credential()
-	release, err := r.acquire(ctx, res.Registry)
+	if desc.MediaType.IsIndex() {
+		return configFacts{}, fmt.Errorf("%s is an index where an image manifest was expected", ref.DigestStr())
+	}
+	// Parsed from the bytes already read: go-containerregistry's own
+	// Image would read the blob whole, at whatever size it declares.
+	m, err := ggcrv1.ParseManifest(bytes.NewReader(desc.Manifest))
 	if err != nil {
 		return configFacts{}, err
 	}
-	defer release()
-	p, err := r.puller(res.Registry, c)
+	if m.Config.Digest.Hex == "" {
+		// Schema 1, or not a manifest at all: containerd refuses both.
+		return configFacts{}, fmt.Errorf("%s names no configuration blob", ref.DigestStr())
+	}
+	data, err := r.configBlob(ctx, host, c, ref.Context().Digest(m.Config.Digest.String()), m.Config)
 	if err != nil {
 		return configFacts{}, err
 	}
-	ref, err := r.parseDigest(res.Registry, digestName)
-	if err != nil {
-		return configFacts{}, err
-	}
-	desc, err := p.Get(ctx, ref)
-	if err != nil {
-		r.dropPuller(res.Registry, c)
-		return configFacts{}, err
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return configFacts{}, err
-	}
-	cf, err := img.ConfigFile()
+	cf, err := ggcrv1.ParseConfigFile(bytes.NewReader(data))
 	if err != nil {
 		return configFacts{}, err
 	}
@@ -228,6 +307,61 @@ func (r *Resolver) config(ctx context.Context, res Result, digestName string) (c
 	}
 	r.content.put(key, out, ttlContent)
 	return out, nil
+}
+
+// configBlob reads a configuration blob: refused unread when its
+// descriptor declares more than maxConfigBytes, and never read past its
+// declared size. go-containerregistry checks the digest at the end.
+func (r *Resolver) configBlob(ctx context.Context, host string, c *Credential, ref name.Digest, d ggcrv1.Descriptor) ([]byte, error) {
+	n, err := readLimit("config blob", d.Size, maxConfigBytes)
+	if err != nil {
+		return nil, err
+	}
+	if d.Data != nil {
+		return embeddedData(d)
+	}
+	done, err := r.reading(ctx, host, n)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	p, err := r.puller(host, c)
+	if err != nil {
+		return nil, err
+	}
+	l, err := p.Layer(withContentLimit(ctx, "config blob", n), ref)
+	if err != nil {
+		r.dropPuller(host, c)
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		r.dropPuller(host, c)
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := readAtMost(rc, n)
+	if err != nil {
+		return nil, err
+	}
+	if d.Size > 0 && int64(len(data)) != d.Size {
+		return nil, fmt.Errorf("config blob is %d bytes, its manifest says %d", len(data), d.Size)
+	}
+	return data, nil
+}
+
+// embeddedData returns a descriptor's inline content (OCI 1.1), checked
+// against its digest as a fetched blob would be.
+func embeddedData(d ggcrv1.Descriptor) ([]byte, error) {
+	h, err := ggcrv1.Hasher(d.Digest.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	h.Write(d.Data)
+	if got := hex.EncodeToString(h.Sum(nil)); got != d.Digest.Hex {
+		return nil, fmt.Errorf("inline config data does not match its digest %s", d.Digest)
+	}
+	return d.Data, nil
 }
 
 // preferred picks the entry a node of platform want would run, as

@@ -1,6 +1,6 @@
 package registrycheck
 
-// Tests for the keyring, one table per kubelet credential rule (DESIGN.md §5).
+// Tests for the keyring, one table per kubelet credential rule.
 // The reference is the kubelet's own code: k8s.io/kubernetes
 // pkg/credentialprovider/keyring.go (BasicDockerKeyring.Add, URLsMatch,
 // isDefaultRegistryMatch, Lookup), pkg/credentialprovider/config.go

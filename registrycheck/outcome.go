@@ -40,6 +40,12 @@ func (o Outcome) Conclusive() bool {
 // (0 when there was no response). HEAD responses have no body, so registry
 // answers are classified by status code alone.
 func classify(err error) (Outcome, int) {
+	var lerr *ContentTooLargeError
+	if errors.As(err, &lerr) {
+		// Content no real image has: the registry answered, but not with
+		// anything a node could pull.
+		return Unreachable, 0
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		switch s := terr.StatusCode; {
@@ -71,12 +77,15 @@ func classify(err error) (Outcome, int) {
 // credentials or URLs with tokens.
 func cause(err error) string {
 	var aerr *AddressError
+	var lerr *ContentTooLargeError
 	var uerr x509.UnknownAuthorityError
 	var herr x509.HostnameError
 	var cerr x509.CertificateInvalidError
 	switch {
 	case errors.As(err, &aerr):
 		return aerr.Error()
+	case errors.As(err, &lerr):
+		return lerr.Error()
 	case errors.As(err, &uerr):
 		return "TLS: certificate signed by an unknown authority"
 	case errors.As(err, &herr):

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -72,8 +73,8 @@ func (o *Options) defaults() {
 	}
 }
 
-// TTLs of cached outcomes (DESIGN.md §5). Rate limits, server errors and
-// timeouts are never cached as results.
+// TTLs of cached outcomes. Rate limits, server errors and timeouts are
+// never cached as results.
 const (
 	ttlOKByTag     = 3 * time.Minute
 	ttlOKByDigest  = time.Hour
@@ -99,6 +100,9 @@ type Attempt struct {
 	Cause string
 
 	cred *Credential
+	// size is the manifest's size as the HEAD declared it (OK only): a GET
+	// of the manifest reads no more.
+	size int64
 }
 
 // Result is the verdict on one image for one set of credentials.
@@ -122,6 +126,9 @@ type Result struct {
 	// MaybeMissing marks an authorization failure from a registry that
 	// answers so for missing repositories too (Docker Hub).
 	MaybeMissing bool
+
+	// named is the parsed image, so that Inspect need not parse it again.
+	named reference.Named
 }
 
 // Resolver looks images up. It is safe for concurrent use; one Resolver
@@ -140,6 +147,12 @@ type Resolver struct {
 	slots     map[string]chan struct{}
 	pausedTil map[string]time.Time
 	metrics   *Metrics
+	// parses and refs remember parsed references (see memo).
+	parses *memo[parsedName]
+	refs   *memo[parsedRef]
+	// contentBudget holds maxContentInFlight bytes; each content read
+	// takes what it may read until it is done.
+	contentBudget *semaphore.Weighted
 }
 
 // NewResolver returns a Resolver with the given options.
@@ -150,8 +163,22 @@ func NewResolver(o Options) *Resolver {
 		results: newTTLCache[Attempt](o.CacheEntries, o.Now), content: newTTLCache[any](o.CacheEntries, o.Now),
 		refines: newTTLCache[refined](o.CacheEntries, o.Now),
 		pullers: map[string]*remote.Puller{}, slots: map[string]chan struct{}{}, pausedTil: map[string]time.Time{},
-		metrics: newMetrics(),
+		metrics: newMetrics(), contentBudget: semaphore.NewWeighted(maxContentInFlight),
 	}
+	r.parses = newMemo(memoEntries, func(image string) parsedName {
+		n, err := parseImage(image)
+		return parsedName{n, err}
+	})
+	r.refs = newMemo(memoEntries, func(s string) parsedRef {
+		host, _, _ := strings.Cut(s, "/")
+		var opts []name.Option
+		if r.insecure[host] {
+			opts = append(opts, name.Insecure)
+		}
+		// Docker Hub's canonical name is index.docker.io for go-containerregistry.
+		ref, err := name.ParseReference(s, append(opts, name.StrictValidation)...)
+		return parsedRef{ref, err}
+	})
 	for _, h := range o.InsecureRegistries {
 		r.insecure[h] = true
 	}
@@ -165,7 +192,7 @@ func (r *Resolver) Metrics() *Metrics { return r.metrics }
 
 func (r *Resolver) newTransport(tc *tls.Config) http.RoundTripper {
 	d := &net.Dialer{Timeout: r.opts.RequestTimeout, KeepAlive: 30 * time.Second, Control: dialControl(r.opts.AllowLoopback)}
-	return &pauseRecorder{r: r, inner: &http.Transport{
+	return &pauseRecorder{r: r, inner: boundedBodies{inner: &http.Transport{
 		// No proxy: the address guard must see the registry's address,
 		// not a proxy's.
 		Proxy:                 nil,
@@ -176,7 +203,7 @@ func (r *Resolver) newTransport(tc *tls.Config) http.RoundTripper {
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   r.opts.MaxPerRegistry,
 		IdleConnTimeout:       90 * time.Second,
-	}}
+	}}}
 }
 
 // pauseRecorder notes 429 answers so the registry is paused for its
@@ -244,12 +271,14 @@ func (r *Resolver) paused(host string) bool {
 // allows; what is unfinished then is TimedOut.
 func (r *Resolver) Resolve(ctx context.Context, image string, kr *Keyring) Result {
 	res := Result{Image: image}
-	named, err := reference.ParseNormalizedNamed(image)
+	p := r.parses.get(image)
+	named, err := p.named, p.err
 	if err != nil {
 		res.Outcome, res.Cause = Unreachable, "invalid reference: "+err.Error()
 		return res
 	}
 	named = reference.TagNameOnly(named)
+	res.named = named
 	res.Repository = named.Name()
 	host := reference.Domain(named)
 	res.NodeCredentials = r.nodeCredentials(named)
@@ -359,18 +388,28 @@ func (r *Resolver) nodeCredentials(named reference.Named) bool {
 // ggcrRef turns a normalised reference into go-containerregistry's, on the
 // given registry host (the image's own or a mirror's).
 func (r *Resolver) ggcrRef(named reference.Named, host string) (name.Reference, error) {
-	var opts []name.Option
-	if r.insecure[host] {
-		opts = append(opts, name.Insecure)
-	}
 	s := host + "/" + reference.Path(named)
 	if d, ok := named.(reference.Digested); ok {
 		s += "@" + d.Digest().String()
 	} else if t, ok := named.(reference.Tagged); ok {
 		s += ":" + t.Tag()
 	}
-	// Docker Hub's canonical name is index.docker.io for go-containerregistry.
-	return name.ParseReference(s, append(opts, name.StrictValidation)...)
+	p := r.refs.get(s)
+	return p.ref, p.err
+}
+
+// memoEntries bounds each memo of parsed references: far more distinct
+// images than a cluster runs, each entry well under a kilobyte.
+const memoEntries = 4096
+
+type parsedName struct {
+	named reference.Named
+	err   error
+}
+
+type parsedRef struct {
+	ref name.Reference
+	err error
 }
 
 func cacheKey(ref name.Reference, c *Credential) string {
@@ -454,7 +493,7 @@ func (r *Resolver) head(ctx context.Context, ref name.Reference, host string, c 
 		var desc *v1Descriptor
 		desc, err = p.Head(ctx, ref)
 		if err == nil {
-			at.Outcome, at.Digest, at.MediaType = OK, desc.Digest.String(), string(desc.MediaType)
+			at.Outcome, at.Digest, at.MediaType, at.size = OK, desc.Digest.String(), string(desc.MediaType), desc.Size
 			return
 		}
 	}

@@ -92,11 +92,12 @@ func (r *Resolver) listTags(ctx context.Context, named reference.Named, host str
 	if err != nil {
 		return nil, err
 	}
-	release, err := r.acquire(ctx, host)
+	// A page is read whole; the transport holds it to maxOtherBytes.
+	done, err := r.reading(ctx, host, maxOtherBytes)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	defer done()
 	p, err := r.puller(host, c)
 	if err != nil {
 		return nil, err
@@ -125,11 +126,11 @@ func (r *Resolver) closestRepository(ctx context.Context, named reference.Named,
 		}
 		return ""
 	}
-	release, err := r.acquire(ctx, host)
+	done, err := r.reading(ctx, host, maxOtherBytes)
 	if err != nil {
 		return ""
 	}
-	defer release()
+	defer done()
 	ref, err := r.ggcrRef(named, host)
 	if err != nil {
 		return ""

@@ -215,16 +215,57 @@ func (h *Handler) review(ctx context.Context, req admission.Request) (admission.
 		}
 	}
 
+	start := time.Now()
 	res := h.engine.Review(ctx, w)
 	if ephemeral {
 		onlyNewEphemeral(&res, old, w)
 	}
 	resp := h.verdict(w, &res)
 	h.metrics.recordFindings(&res)
-	defer h.log.Info("reviewed", "uid", req.UID, "kind", w.Kind, "namespace", w.Namespace, "name", w.Name,
-		"operation", req.Operation, "dryRun", req.DryRun != nil && *req.DryRun,
-		"verdict", resp.AuditAnnotations["verdict"], "findings", len(res.Findings), "exempted", len(res.Exempted))
+	h.logReview(ctx, req, w, &res, resp.AuditAnnotations["verdict"], time.Since(start))
 	return resp, nil
+}
+
+// logReview logs a denial at info level and every review at debug level,
+// with what was found where. Warnings are not logged at info level: at a
+// busy API server they would be a line per pod, and the audit annotations
+// and metrics already hold them.
+func (h *Handler) logReview(ctx context.Context, req admission.Request, w *Workload, res *Result, verdict string, took time.Duration) {
+	level := slog.LevelDebug
+	if verdict == verdictDenied {
+		level = slog.LevelInfo
+	}
+	if !h.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("uid", string(req.UID)), slog.String("kind", w.Kind), slog.String("namespace", w.Namespace),
+		slog.String("name", w.Name), slog.String("operation", string(req.Operation)),
+		slog.Bool("dryRun", req.DryRun != nil && *req.DryRun), slog.String("verdict", verdict),
+		slog.Duration("took", took),
+	}
+	if len(res.Findings) > 0 {
+		attrs = append(attrs, slog.Any("findings", findingRefs(res.Findings)))
+	}
+	if len(res.Exempted) > 0 {
+		attrs = append(attrs, slog.Any("exempted", findingRefs(res.Exempted)))
+	}
+	for _, e := range res.Invalid {
+		attrs = append(attrs, slog.String("invalid", e.Error()))
+	}
+	for _, f := range res.Failures {
+		attrs = append(attrs, slog.String("notEvaluated", string(f.Check)+": "+f.Err.Error()))
+	}
+	h.log.LogAttrs(ctx, level, "reviewed", attrs...)
+}
+
+// findingRefs names findings as check@field, severity included.
+func findingRefs(fs []policy.Finding) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Severity.String() + " " + string(f.Check) + "@" + f.Field
+	}
+	return out
 }
 
 // onlyNewEphemeral keeps the findings about ephemeral containers added by

@@ -63,7 +63,7 @@ func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
 	pod.Images = map[string]*policy.ImageLookup{}
 	if s, ok := l.Cluster.(syncer); ok && !s.Synced() {
 		// Without the pull secrets nothing is conclusive yet.
-		for _, c := range (&policy.Pod{Spec: w.Spec, Path: w.SpecPath}).Containers() {
+		for _, c := range pod.Containers() {
 			pod.Images[c.Image] = &policy.ImageLookup{Outcome: policy.LookupTimedOut, Cause: "nobackoff's cluster caches are still syncing"}
 		}
 		return
@@ -81,11 +81,11 @@ func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
 	}
 	jobs := map[string]*job{}
 	var order []string
-	for _, c := range (&policy.Pod{Spec: w.Spec, Path: w.SpecPath}).Containers() {
+	for _, c := range pod.Containers() {
 		if c.ImagePullPolicy == corev1.PullNever || c.Image == "" {
 			continue
 		}
-		if _, err := policy.ParseImage(c.Image); err != nil {
+		if _, err := c.ImageRef(); err != nil {
 			continue // image.invalid-reference says it
 		}
 		j, ok := jobs[c.Image]
@@ -189,6 +189,7 @@ func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []poli
 // fail, with the node's stand-in credentials, and reads the platforms and
 // configuration the checks need.
 func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Keyring, platforms []registrycheck.Platform, wantConfig bool) *policy.ImageLookup {
+	start := time.Now()
 	res := l.Resolver.Resolve(ctx, image, kr)
 	if l.NodeKeyring != nil && (res.Outcome == registrycheck.Unauthorized || res.Outcome == registrycheck.Forbidden) {
 		if _, ok := l.NodeKeyring.Lookup(res.Repository); ok {
@@ -197,9 +198,14 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 			}
 		}
 	}
-	if !res.Outcome.Conclusive() && l.Log != nil {
-		l.Log.Warn("inconclusive registry lookup", "image", image, "registry", res.Registry, "outcome", string(res.Outcome),
-			"status", res.Status, "cause", res.Cause)
+	if l.Log != nil {
+		level := slog.LevelDebug
+		if !res.Outcome.Conclusive() {
+			level = slog.LevelWarn
+		}
+		l.Log.Log(ctx, level, "registry lookup", "image", image, "registry", res.Registry, "outcome", string(res.Outcome),
+			"status", res.Status, "cause", res.Cause, "credentials", res.Source, "attempts", len(res.Attempts),
+			"took", time.Since(start))
 	}
 	out := &policy.ImageLookup{
 		Outcome: policy.LookupOutcome(res.Outcome), Status: res.Status, Repository: res.Repository,
@@ -214,7 +220,19 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 	}
 	info, err := l.Resolver.Inspect(ctx, res, platforms, wantConfig)
 	if err != nil {
-		return out // the image exists; what it contains stays unknown
+		// The image exists, but what it holds could not be read in time or
+		// within the content limits: the checks that need it cannot judge.
+		var ierr *registrycheck.InspectError
+		if errors.As(err, &ierr) {
+			out.Outcome, out.Status, out.Cause = policy.LookupOutcome(ierr.Outcome), ierr.Status, ierr.Cause
+		} else {
+			out.Outcome, out.Cause = policy.LookupUnreachable, err.Error()
+		}
+		if l.Log != nil {
+			l.Log.Warn("inconclusive image content read", "image", image, "registry", res.Registry,
+				"outcome", string(out.Outcome), "status", out.Status, "cause", out.Cause)
+		}
+		return out
 	}
 	if len(platforms) > 0 {
 		pf := &policy.PlatformFacts{Index: info.Index}

@@ -82,30 +82,60 @@ func capWarnings(lines []string) []string {
 }
 
 // DenialMessage lists every error-level finding with its field path and
-// fix, for enforce mode.
+// fix, for enforce mode. When they do not all fit in maxDenialLen, each
+// finding's text is shortened to a fair share of it: every finding keeps
+// its check ID and field path, so the denial always names every problem.
 func DenialMessage(w *Workload, res *Result) string {
-	n := res.Count(policy.Error)
-	var b strings.Builder
+	var errs []policy.Finding
+	for _, f := range res.Findings {
+		if f.Severity == policy.Error {
+			errs = append(errs, f)
+		}
+	}
 	noun := "problem"
-	if n != 1 {
+	if len(errs) != 1 {
 		noun = "problems"
 	}
-	fmt.Fprintf(&b, "nobackoff: %s has %d %s that will stop its pods from coming up (enforce mode):", w.Ref(), n, noun)
-	for _, f := range res.Findings {
-		if f.Severity != policy.Error {
-			continue
-		}
-		line := fmt.Sprintf("\n- %s\n  at %s", findingLine(f), f.Field)
-		if f.Fix != "" {
-			line += "\n  fix: " + oneLine(f.Fix)
-		}
-		if b.Len()+len(line) > maxDenialLen {
-			b.WriteString("\n- ... (run `nobackoff check` for the rest)")
-			break
-		}
-		b.WriteString(line)
+	var b strings.Builder
+	fmt.Fprintf(&b, "nobackoff: %s has %d %s that will stop its pods from coming up (enforce mode):", w.Ref(), len(errs), noun)
+	if len(errs) == 0 {
+		return b.String()
+	}
+	share := (maxDenialLen - b.Len()) / len(errs)
+	for _, f := range errs {
+		b.WriteString(denialEntry(f, share))
 	}
 	return b.String()
+}
+
+// Sizes below which a denial entry's parts are not shortened further.
+const (
+	minDenialLine = 100
+	minDenialFix  = 60
+	maxDenialPath = 256
+)
+
+// denialEntry renders one finding for a denial in about share bytes,
+// shortening its message and fix (never its check ID) when it is longer.
+func denialEntry(f policy.Finding, share int) string {
+	line, fix, field := findingLine(f), oneLine(f.Fix), truncate(oneLine(f.Field), maxDenialPath)
+	room := share - len("\n- \n  at ") - len(field)
+	if fix != "" {
+		room -= len("\n  fix: ")
+	}
+	if len(line)+len(fix) > room {
+		if fix == "" {
+			line = truncate(line, max(room, minDenialLine))
+		} else {
+			line = truncate(line, max(room*2/3, minDenialLine))
+			fix = truncate(fix, max(room-len(line), minDenialFix))
+		}
+	}
+	entry := "\n- " + line + "\n  at " + field
+	if fix != "" {
+		entry += "\n  fix: " + fix
+	}
+	return entry
 }
 
 // oneLine makes text safe for a single header line: control characters
@@ -127,7 +157,7 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n - len("...")
+	cut := max(n-len("..."), 0)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

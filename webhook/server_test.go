@@ -14,13 +14,17 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,4 +251,160 @@ func TestServer(t *testing.T) {
 			t.Error("still accepting connections after shutdown")
 		}
 	})
+}
+
+// TestServerStopUnderLoad stops the server while keep-alive clients post
+// reviews without pause: from the stop signal on, answers close their
+// connections, and no request that reached the server fails. Requests
+// refused at connect time after the listener closed never left the client
+// (behind a Service they go to another replica).
+func TestServerStopUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	pool := writeCert(t, certFile, keyFile, 1)
+	port := freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	var logs syncBuffer
+	srv, err := NewServer(NewEngine(policy.NewCatalog(policy.Options{})), ServerOptions{
+		Host: "127.0.0.1", Port: port, CertFile: certFile, KeyFile: keyFile, ShutdownDelay: time.Second,
+		Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer cancel()
+	probe := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	waitFor(t, "readyz", func() bool {
+		resp, err := probe.Get("https://" + addr + PathReadyz)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	review, err := os.ReadFile(filepath.Join("..", "testdata", "admission", "deployment-create.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent, answered, closing, sentAndFailed atomic.Int64
+	var firstFailure atomic.Value
+	stopping := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+			defer client.CloseIdleConnections()
+			for {
+				wrote, reused := false, false
+				trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) { wrote = i.Err == nil },
+					GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+					http.MethodPost, "https://"+addr+PathWarn, bytes.NewReader(review))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if wrote {
+					sent.Add(1)
+				}
+				if err != nil {
+					if wrote {
+						sentAndFailed.Add(1)
+						firstFailure.CompareAndSwap(nil, fmt.Sprintf("%v (reused connection %v)", err, reused))
+					}
+					return // refused: the server has stopped listening
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					sentAndFailed.Add(1)
+					firstFailure.CompareAndSwap(nil, resp.Status)
+				}
+				answered.Add(1)
+				select {
+				case <-stopping:
+					if resp.Close {
+						closing.Add(1)
+					}
+				default:
+				}
+			}
+		}()
+	}
+	waitFor(t, "load", func() bool { return answered.Load() > 200 })
+	close(stopping)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	wg.Wait()
+	t.Logf("requests sent %d, answered %d, answered with Connection: close while stopping %d", sent.Load(), answered.Load(), closing.Load())
+	if n := sentAndFailed.Load(); n > 0 {
+		t.Errorf("%d requests that reached the server failed, first: %v", n, firstFailure.Load())
+	}
+	if closing.Load() == 0 {
+		t.Error("no answer closed its connection while stopping")
+	}
+}
+
+// TestServerLogsJSON: net/http's own messages (here a failed TLS
+// handshake) reach the server's log, so a JSON log stays JSON.
+func TestServerLogsJSON(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	writeCert(t, certFile, keyFile, 1)
+	port := freePort(t)
+	var logs syncBuffer
+	srv, err := NewServer(NewEngine(policy.NewCatalog(policy.Options{})), ServerOptions{
+		Host: "127.0.0.1", Port: port, CertFile: certFile, KeyFile: keyFile,
+		Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the handshake failure in the log", func() bool {
+		if conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			fmt.Fprint(conn, "GET / HTTP/1.1\r\n\r\n") // plain HTTP on the TLS port
+			_, _ = io.Copy(io.Discard, conn)
+			conn.Close()
+		}
+		return strings.Contains(logs.String(), "TLS handshake error")
+	})
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

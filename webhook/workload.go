@@ -85,7 +85,8 @@ func IsWorkloadKind(gvk schema.GroupVersionKind) bool {
 
 // DecodeWorkload decodes the JSON of an object of a workload kind. With
 // strict set, unknown and duplicate fields are errors, as they are for
-// kubectl's default server-side validation.
+// kubectl's default server-side validation. A pod spec over one of the
+// limits of limits.go is a *LimitError naming the field.
 func DecodeWorkload(gvk schema.GroupVersionKind, data []byte, strict bool) (*Workload, error) {
 	if !IsWorkloadKind(gvk) {
 		return nil, fmt.Errorf("%s is not a workload kind", gvk)
@@ -119,6 +120,11 @@ func DecodeWorkload(gvk schema.GroupVersionKind, data []byte, strict bool) (*Wor
 	w.Kind, w.Namespace, w.Name = gvk.Kind, w.Meta.Namespace, w.Meta.Name
 	if w.Name == "" && w.Meta.GenerateName != "" {
 		w.Name = w.Meta.GenerateName + "*"
+	}
+	// Every check runs over the pod spec: refuse one too large to check in
+	// bounded time before any does.
+	if err := checkLimits(w); err != nil {
+		return nil, err
 	}
 	return w, nil
 }

@@ -26,6 +26,8 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&mirrors, "registry-mirror", "REGISTRY=MIRROR[,MIRROR...]: mirrors tried first, as the nodes' runtime does; repeatable")
 	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
 	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
+	level := fs.String("log-level", "error", "log level on stderr: debug (every registry lookup), info, warn (inconclusive lookups, also reported as findings) or error")
+	format := fs.String("log-format", "text", "log format: text or json")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: nobackoff check -f PATH [-f PATH ...] [-o text|json]\n\n"+
 			"Exit code: 0 no error-level finding, 1 at least one, 2 bad input or usage.\n\nFlags:\n")
@@ -41,6 +43,11 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *output != "text" && *output != "json" {
 		fmt.Fprintf(stderr, "nobackoff check: -o %q: want text or json\n", *output)
+		return exitUsage
+	}
+	log, err := newLogger(stderr, *level, *format)
+	if err != nil {
+		fmt.Fprintln(stderr, "nobackoff check:", err)
 		return exitUsage
 	}
 	engine, err := webhook.NewEngineFromSettings(webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity})
@@ -74,6 +81,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "nobackoff check: --"+err.Error())
 			return exitUsage
 		}
+		lookups.Log = log
 		engine = engine.WithLookups(lookups)
 	}
 	rep, checkErrs := webhook.CheckDocuments(context.Background(), engine, docs)

@@ -1,0 +1,203 @@
+package webhook
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Limits on what nobackoff reads. Each is far above anything a real
+// manifest or object reaches; they exist so that hostile or broken input
+// costs bounded memory and time, and is refused with an error naming where
+// it went over instead of exhausting the process.
+//
+// Manifest files (nobackoff check -f):
+const (
+	// MaxManifestBytes bounds one file or standard input. Published install
+	// bundles with all their CRDs weigh a few MiB; a file over 32 MiB is
+	// generated data, and reading /dev/zero must end.
+	MaxManifestBytes = 32 << 20
+	// MaxManifestDocuments bounds the YAML documents in one file: each one
+	// costs a parse even when empty, and no reviewed file holds thousands.
+	MaxManifestDocuments = 10_000
+	// MaxDocumentBytes bounds one YAML document as written: the API server
+	// takes at most 3 MiB per request, and a document's comments and
+	// indentation get it 1 MiB of slack over its JSON.
+	MaxDocumentBytes = 4 << 20
+	// MaxObjectBytes bounds one object converted to JSON: the API server's
+	// limit on a request body (3 MiB), so a larger object can never exist.
+	MaxObjectBytes = 3 << 20
+	// MaxAliasExpansion bounds how many times larger YAML aliases may make a
+	// document than it is with each alias counted as written. Anchors
+	// shared by a few containers stay under 3; a scalar of 1 MiB aliased
+	// 5,000 times, in a 1 MB file, would be 5 GB.
+	MaxAliasExpansion = 10
+	// MaxManifestJSONBytes bounds the JSON of all the objects of one file,
+	// which nobackoff holds until the report is written: twice
+	// MaxManifestBytes, as JSON is seldom larger than the YAML it comes
+	// from.
+	MaxManifestJSONBytes = 2 * MaxManifestBytes
+)
+
+// Workloads, counted per pod spec (checked by DecodeWorkload, so for the
+// CLI and the webhook alike). The API server validates none of these
+// counts and lengths before a validating webhook sees the object.
+const (
+	// MaxContainers bounds containers, initContainers and
+	// ephemeralContainers together: every check and every registry lookup
+	// runs per container, and real pods, sidecars included, have a dozen
+	// at most.
+	MaxContainers = 256
+	// MaxImageBytes bounds an image reference. The longest valid one is
+	// 520 bytes (a 255-byte name, a 128-byte tag, a sha512 digest); parsing
+	// costs time per byte, so a longer one is refused rather than parsed.
+	// Up to this length an invalid one still gets its finding.
+	MaxImageBytes = 1024
+	// MaxArgBytes bounds one command or args entry: Linux refuses to start
+	// a program with an argument over 128 KiB (MAX_ARG_STRLEN), and checks
+	// split entries into words.
+	MaxArgBytes = 128 << 10
+	// MaxCommandBytes bounds a container's command and args together:
+	// Linux limits a program's arguments and environment together to a
+	// quarter of the stack limit, 2 MiB with the default 8 MiB stack.
+	MaxCommandBytes = 2 << 20
+	// MaxEnv bounds a container's env entries. The largest real lists are
+	// a few hundred; checks resolve $(VAR) references across them.
+	MaxEnv = 4096
+	// MaxEnvBytes bounds one env entry's name and value together: Linux
+	// refuses an environment string over 128 KiB (MAX_ARG_STRLEN), as for
+	// arguments.
+	MaxEnvBytes = 128 << 10
+	// MaxEnvFrom bounds a container's envFrom sources, each a ConfigMap or
+	// Secret; real containers name a handful.
+	MaxEnvFrom = 256
+	// MaxPorts bounds a container's ports. Checks read them per probe and
+	// list them in findings; ranges declared port by port (media relays)
+	// fit.
+	MaxPorts = 16384
+	// MaxVolumes bounds a pod's volumes; projected volumes keep even large
+	// pods under a hundred.
+	MaxVolumes = 4096
+	// MaxPullSecrets bounds a pod's imagePullSecrets: each is looked up and
+	// its credentials tried for the pod's images.
+	MaxPullSecrets = 256
+)
+
+// LimitError is input over one of the limits above.
+type LimitError struct {
+	// Field is the field path of what is over the limit, e.g.
+	// spec.template.spec.containers[0].image; empty when the limit is on
+	// the input as a whole (a file, a document).
+	Field string
+	// What is what Limit and Got count, e.g. "bytes", "containers".
+	What string
+	// Limit is the limit and Got what was found; with AtLeast set,
+	// counting stopped at Got.
+	Limit, Got int
+	AtLeast    bool
+}
+
+func (e *LimitError) Error() string {
+	msg := fmt.Sprintf("%d %s, over nobackoff's limit of %d", e.Got, e.What, e.Limit)
+	if e.AtLeast {
+		msg = fmt.Sprintf("more than %d %s, nobackoff's limit", e.Limit, e.What)
+	}
+	if e.Field == "" {
+		return msg
+	}
+	return e.Field + ": " + msg
+}
+
+// What LimitErrors count.
+const (
+	unitBytes         = "bytes"
+	unitDocuments     = "documents"
+	unitJSONBytes     = "bytes as JSON"
+	unitExpandedBytes = "bytes once its aliases are expanded"
+	unitContainers    = "containers"
+	unitEntries       = "entries"
+)
+
+// checkLimits refuses a workload whose pod spec is over a limit. Counts are
+// checked before anything is iterated, so an oversized list costs nothing.
+func checkLimits(w *Workload) error {
+	s := w.Spec
+	if s == nil {
+		return nil
+	}
+	over := func(field, what string, limit, got int) error {
+		return &LimitError{Field: w.SpecPath + "." + field, What: what, Limit: limit, Got: got}
+	}
+	lists := []struct {
+		name string
+		n    int
+	}{{"initContainers", len(s.InitContainers)}, {"containers", len(s.Containers)}, {"ephemeralContainers", len(s.EphemeralContainers)}}
+	total := 0
+	for _, l := range lists {
+		total += l.n
+		if total > MaxContainers {
+			// The entry that goes over is the first one refused.
+			return over(fmt.Sprintf("%s[%d]", l.name, l.n-(total-MaxContainers)), unitContainers, MaxContainers, total)
+		}
+	}
+	if n := len(s.Volumes); n > MaxVolumes {
+		return over("volumes", unitEntries, MaxVolumes, n)
+	}
+	if n := len(s.ImagePullSecrets); n > MaxPullSecrets {
+		return over("imagePullSecrets", unitEntries, MaxPullSecrets, n)
+	}
+	for i := range s.InitContainers {
+		if err := containerLimits(&s.InitContainers[i], fmt.Sprintf("initContainers[%d]", i), over); err != nil {
+			return err
+		}
+	}
+	for i := range s.Containers {
+		if err := containerLimits(&s.Containers[i], fmt.Sprintf("containers[%d]", i), over); err != nil {
+			return err
+		}
+	}
+	for i := range s.EphemeralContainers {
+		c := corev1.Container(s.EphemeralContainers[i].EphemeralContainerCommon)
+		if err := containerLimits(&c, fmt.Sprintf("ephemeralContainers[%d]", i), over); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func containerLimits(c *corev1.Container, path string, over func(field, what string, limit, got int) error) error {
+	if n := len(c.Image); n > MaxImageBytes {
+		return over(path+".image", unitBytes, MaxImageBytes, n)
+	}
+	if n := len(c.Env); n > MaxEnv {
+		return over(path+".env", unitEntries, MaxEnv, n)
+	}
+	if n := len(c.EnvFrom); n > MaxEnvFrom {
+		return over(path+".envFrom", unitEntries, MaxEnvFrom, n)
+	}
+	if n := len(c.Ports); n > MaxPorts {
+		return over(path+".ports", unitEntries, MaxPorts, n)
+	}
+	total := 0
+	for _, part := range []struct {
+		name string
+		args []string
+	}{{"command", c.Command}, {"args", c.Args}} {
+		for i, a := range part.args {
+			field := fmt.Sprintf("%s.%s[%d]", path, part.name, i)
+			if len(a) > MaxArgBytes {
+				return over(field, unitBytes, MaxArgBytes, len(a))
+			}
+			// Checked at each entry so that the entry going over is named.
+			if total += len(a); total > MaxCommandBytes {
+				return over(field, unitBytes, MaxCommandBytes, total)
+			}
+		}
+	}
+	for i, e := range c.Env {
+		if n := len(e.Name) + len(e.Value); n > MaxEnvBytes {
+			return over(fmt.Sprintf("%s.env[%d]", path, i), unitBytes, MaxEnvBytes, n)
+		}
+	}
+	return nil
+}
