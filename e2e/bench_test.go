@@ -66,16 +66,7 @@ func TestSideBySide(t *testing.T) {
 	c.must(t, "", "create", "serviceaccount", "default", "-n", "bench")
 	c.must(t, nodesYAML, "apply", "-f", "-")
 
-	dir := t.TempDir()
-	bundle, err := certs.Fresh([]string{"localhost"}, time.Now(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := certs.WriteFiles(dir, bundle); err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(bundle.CACert)
+	dir, bundle, pool := localhostCerts(t)
 	certFile, keyFile := filepath.Join(dir, certs.KeyCert), filepath.Join(dir, certs.KeyKey)
 
 	allowBin := filepath.Join(dir, "allowall")

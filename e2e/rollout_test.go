@@ -5,11 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -145,16 +145,7 @@ func (s *service) accept() {
 func (e *env) testRollout(t *testing.T) {
 	c := e.c
 	nobackoff := tool(t, "NOBACKOFF_BIN")
-	dir := t.TempDir()
-	bundle, err := certs.Fresh([]string{"localhost"}, time.Now(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := certs.WriteFiles(dir, bundle); err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(bundle.CACert)
+	dir, bundle, pool := localhostCerts(t)
 	caFile := joinCAs(t, e.reg.CAFile, e.privateReg.CAFile)
 
 	ports := []int{freePort(t), freePort(t)}
@@ -272,13 +263,12 @@ func (e *env) testRollout(t *testing.T) {
 		if err := replicas[i].Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		exited := make(chan error, 1)
-		go func() { _, err := replicas[i].Process.Wait(); exited <- err }()
+		exited := make(chan *os.ProcessState, 1)
+		go func() { state, _ := replicas[i].Process.Wait(); exited <- state }()
 		select {
-		case err := <-exited:
-			var ee *exec.ExitError
-			if err != nil && !errors.As(err, &ee) {
-				t.Fatalf("replica %d: %v", i, err)
+		case state := <-exited:
+			if state == nil || !state.Success() {
+				t.Fatalf("replica %d did not exit cleanly after SIGTERM: %v", i, state)
 			}
 		case <-time.After(time.Minute):
 			t.Fatalf("replica %d did not stop within a minute of SIGTERM", i)

@@ -36,11 +36,10 @@ func joinCAs(t *testing.T, files ...string) string {
 	return out
 }
 
-// serveWebhook runs `nobackoff serve` with a certificate for localhost from
-// the certs package, registers it through the chart's own webhook
-// configuration (pointed at the local process) and waits until an apply
-// in namespace gets its warning for badImage, a tag that does not exist.
-func serveWebhook(t *testing.T, c *cluster, nobackoff, helm, caFile, namespace, badImage string) (*exec.Cmd, int) {
+// localhostCerts writes a fresh CA and serving certificate for localhost
+// into a temporary folder (certs' file names) and returns the folder, the
+// bundle and a pool trusting its CA.
+func localhostCerts(t *testing.T) (string, *certs.Bundle, *x509.CertPool) {
 	t.Helper()
 	dir := t.TempDir()
 	bundle, err := certs.Fresh([]string{"localhost"}, time.Now(), nil)
@@ -50,14 +49,24 @@ func serveWebhook(t *testing.T, c *cluster, nobackoff, helm, caFile, namespace, 
 	if err := certs.WriteFiles(dir, bundle); err != nil {
 		t.Fatal(err)
 	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(bundle.CACert)
+	return dir, bundle, pool
+}
+
+// serveWebhook runs `nobackoff serve` with a certificate for localhost from
+// the certs package, registers it through the chart's own webhook
+// configuration (pointed at the local process) and waits until an apply
+// in namespace gets its warning for badImage, a tag that does not exist.
+func serveWebhook(t *testing.T, c *cluster, nobackoff, helm, caFile, namespace, badImage string) (*exec.Cmd, int) {
+	t.Helper()
+	dir, bundle, pool := localhostCerts(t)
 	port := freePort(t)
 	serveLog := filepath.Join(dir, "nobackoff.log")
 	serve := startProcess(t, serveLog, nobackoff, "serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
 		"--tls-cert-file", filepath.Join(dir, certs.KeyCert), "--tls-key-file", filepath.Join(dir, certs.KeyKey),
 		"--kubeconfig", c.kubeconfig, "--registry-ca", caFile, "--allow-loopback-registries",
 		"--shutdown-delay", "0s", "--log-format", "text")
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(bundle.CACert)
 	waitHTTPS(t, "nobackoff", serveLog, fmt.Sprintf("https://localhost:%d/readyz", port), pool)
 
 	out, err := exec.Command(helm, "template", "nobackoff", "../charts/nobackoff", "--namespace", "nobackoff",

@@ -144,10 +144,14 @@ func lookupInconclusive(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 	switch l.Outcome {
 	case LookupRateLimited:
 		why = "the registry is rate-limiting lookups"
-	case LookupUnreachable:
+	case LookupUnreachable, LookupTimedOut:
 		why = "the registry could not be reached"
-	case LookupTimedOut:
-		why = "the registry did not answer in time"
+		switch {
+		case l.ContentUnread:
+			why = "the image exists, but its manifest or configuration could not be read"
+		case l.Outcome == LookupTimedOut:
+			why = "the registry did not answer in time"
+		}
 	case LookupUnauthorized, LookupForbidden:
 		if !authFailureIsInconclusive(l) {
 			return nil

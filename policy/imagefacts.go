@@ -47,6 +47,10 @@ type ImageLookup struct {
 	Suggestion string
 	// Cause explains an inconclusive outcome.
 	Cause string
+	// ContentUnread marks an inconclusive outcome of an image that was
+	// found, but whose manifest or configuration could not be read (too
+	// large, too slow, refused).
+	ContentUnread bool
 	// Image facts, present only when they were read (OK outcomes).
 	Platforms *PlatformFacts
 	Config    *ImageConfig

@@ -25,10 +25,13 @@ type Pod struct {
 	Images map[string]*ImageLookup
 	// PullSecretIssues lists pull secrets the kubelet cannot use.
 	PullSecretIssues []PullSecretIssue
+	// ParseImage, when set, stands in for the package's ParseImage (e.g.
+	// one that remembers answers across reviews); it must answer the same.
+	ParseImage func(image string) (ImageRef, error)
 
 	// containers is Containers' answer, built on first use: every check
-	// walks the containers, and each container's image is parsed once
-	// for all of them. Checks run one after the other on a Pod, which is
+	// walks the containers, and each distinct image is parsed once for
+	// all of them. Checks run one after the other on a Pod, which is
 	// not safe for concurrent use.
 	containers []ContainerRef
 }
@@ -73,7 +76,7 @@ type parsedImage struct {
 }
 
 // ImageRef is ParseImage of the container's image, parsed once per
-// container of a Pod.
+// distinct image of a Pod.
 func (c ContainerRef) ImageRef() (ImageRef, error) {
 	if c.parsed != nil {
 		return c.parsed.ref, c.parsed.err
@@ -115,11 +118,15 @@ func (p *Pod) Containers() []ContainerRef {
 	}
 	s := p.Spec
 	out := make([]ContainerRef, 0, len(s.InitContainers)+len(s.Containers)+len(s.EphemeralContainers))
+	parse := p.ParseImage
+	if parse == nil {
+		parse = ParseImage
+	}
 	parsed := map[string]*parsedImage{}
 	add := func(c *corev1.Container, kind ContainerKind, list string, i int) {
 		pi, ok := parsed[c.Image]
 		if !ok {
-			ref, err := ParseImage(c.Image)
+			ref, err := parse(c.Image)
 			pi = &parsedImage{ref: ref, err: err}
 			parsed[c.Image] = pi
 		}

@@ -289,10 +289,27 @@ func nodeOptions(toks iter.Seq[token]) iter.Seq[token] {
 	}
 }
 
-var (
-	xmxFlag     = regexp.MustCompile(`^(?:-Xmx|-XX:MaxHeapSize=)([0-9]+)([kKmMgGtT]?)$`)
-	nodeOldFlag = regexp.MustCompile(`^--max[-_]old[-_]space[-_]size(?:=([0-9]+))?$`)
-)
+var nodeOldFlag = regexp.MustCompile(`^--max[-_]old[-_]space[-_]size(?:=([0-9]+))?$`)
+
+// jvmHeapFlag reads -Xmx<size> or -XX:MaxHeapSize=<size>: the digits of the
+// size and its unit (k, m, g, t in either case, or none). It is written out
+// rather than a regular expression because every word of every JVM option
+// variable passes through it on every review.
+func jvmHeapFlag(word string) (digits, unit string, ok bool) {
+	rest, found := strings.CutPrefix(word, "-Xmx")
+	if !found {
+		if rest, found = strings.CutPrefix(word, "-XX:MaxHeapSize="); !found {
+			return "", "", false
+		}
+	}
+	if n := len(rest); n > 0 && strings.IndexByte("kKmMgGtT", rest[n-1]) >= 0 {
+		rest, unit = rest[:n-1], rest[n-1:]
+	}
+	if !allDigits(rest) {
+		return "", "", false
+	}
+	return rest, unit, true
+}
 
 // isNodeOldFlag matches nodeOldFlag, testing the prefix every match has
 // first: most words of a long command line are not flags at all.
@@ -319,18 +336,15 @@ func lastJVMHeap(toks iter.Seq[token]) (heapSetting, bool) {
 	var h heapSetting
 	found := false
 	for t := range toks {
-		if !strings.HasPrefix(t.text, "-X") { // every match does; most words are not flags
+		digits, unit, ok := jvmHeapFlag(t.text)
+		if !ok {
 			continue
 		}
-		m := xmxFlag.FindStringSubmatch(t.text)
-		if m == nil {
-			continue
-		}
-		n, err := strconv.ParseInt(m[1], 10, 64)
+		n, err := strconv.ParseInt(digits, 10, 64)
 		if err != nil {
 			continue
 		}
-		shift := unitShift(m[2])
+		shift := unitShift(unit)
 		if n > (1<<62)>>shift {
 			continue
 		}

@@ -142,7 +142,7 @@ func (r *Resolver) inspect(ctx context.Context, res Result, platforms []Platform
 	}
 	named := res.named
 	if named == nil {
-		p := r.parses.get(res.Image)
+		p := r.parses.Get(res.Image)
 		if named, err = p.named, p.err; err != nil {
 			return nil, err
 		}
@@ -205,7 +205,7 @@ func (r *Resolver) inspect(ctx context.Context, res Result, platforms []Platform
 	if child.digest == "" {
 		return &info, nil
 	}
-	childRef, err := r.parseDigest(res.Registry, ref.Context().Digest(child.digest).Name())
+	childRef, err := r.parseDigest(ref.Context().Digest(child.digest).Name())
 	if err != nil {
 		return nil, err
 	}

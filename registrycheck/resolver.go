@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/nobackoff/nobackoff/internal/memo"
 )
 
 // Options configure a Resolver. Zero values take the documented defaults.
@@ -147,9 +149,10 @@ type Resolver struct {
 	slots     map[string]chan struct{}
 	pausedTil map[string]time.Time
 	metrics   *Metrics
-	// parses and refs remember parsed references (see memo).
-	parses *memo[parsedName]
-	refs   *memo[parsedRef]
+	// parses and refs remember parsed references: parsing is the larger
+	// part of a lookup answered from the cache.
+	parses *memo.Memo[parsedName]
+	refs   *memo.Memo[parsedRef]
 	// contentBudget holds maxContentInFlight bytes; each content read
 	// takes what it may read until it is done.
 	contentBudget *semaphore.Weighted
@@ -165,11 +168,11 @@ func NewResolver(o Options) *Resolver {
 		pullers: map[string]*remote.Puller{}, slots: map[string]chan struct{}{}, pausedTil: map[string]time.Time{},
 		metrics: newMetrics(), contentBudget: semaphore.NewWeighted(maxContentInFlight),
 	}
-	r.parses = newMemo(memoEntries, func(image string) parsedName {
+	r.parses = memo.New(memoEntries, func(image string) parsedName {
 		n, err := parseImage(image)
 		return parsedName{n, err}
 	})
-	r.refs = newMemo(memoEntries, func(s string) parsedRef {
+	r.refs = memo.New(memoEntries, func(s string) parsedRef {
 		host, _, _ := strings.Cut(s, "/")
 		var opts []name.Option
 		if r.insecure[host] {
@@ -271,7 +274,7 @@ func (r *Resolver) paused(host string) bool {
 // allows; what is unfinished then is TimedOut.
 func (r *Resolver) Resolve(ctx context.Context, image string, kr *Keyring) Result {
 	res := Result{Image: image}
-	p := r.parses.get(image)
+	p := r.parses.Get(image)
 	named, err := p.named, p.err
 	if err != nil {
 		res.Outcome, res.Cause = Unreachable, "invalid reference: "+err.Error()
@@ -394,7 +397,7 @@ func (r *Resolver) ggcrRef(named reference.Named, host string) (name.Reference, 
 	} else if t, ok := named.(reference.Tagged); ok {
 		s += ":" + t.Tag()
 	}
-	p := r.refs.get(s)
+	p := r.refs.Get(s)
 	return p.ref, p.err
 }
 
@@ -604,12 +607,19 @@ func (a Attempt) String() string {
 
 type v1Descriptor = ggcrv1.Descriptor
 
-func (r *Resolver) parseDigest(host, s string) (name.Digest, error) {
-	opts := []name.Option{name.StrictValidation}
-	if r.insecure[host] {
-		opts = append(opts, name.Insecure)
+// parseDigest parses registry/repository@digest through the memo of parsed
+// references (go-containerregistry's spelling: Docker Hub is
+// index.docker.io there).
+func (r *Resolver) parseDigest(s string) (name.Digest, error) {
+	p := r.refs.Get(s)
+	if p.err != nil {
+		return name.Digest{}, p.err
 	}
-	return name.NewDigest(s, opts...)
+	d, ok := p.ref.(name.Digest)
+	if !ok {
+		return name.Digest{}, fmt.Errorf("reference %q names no digest", s)
+	}
+	return d, nil
 }
 
 func isLoopbackHost(host string) bool {

@@ -192,7 +192,7 @@ func (h *Handler) review(ctx context.Context, req admission.Request) (admission.
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return skip("")
 	}
-	w, err := DecodeWorkload(gvk, req.Object.Raw, false)
+	w, err := decodeWorkload(gvk, req.Object.Raw, false)
 	if err != nil {
 		return admission.Response{}, fmt.Errorf("decoding %s: %w", gvk.Kind, err)
 	}
@@ -207,12 +207,18 @@ func (h *Handler) review(ctx context.Context, req admission.Request) (admission.
 	}
 	var old *Workload
 	if req.Operation == admissionv1.Update {
-		if old, err = DecodeWorkload(gvk, req.OldObject.Raw, false); err != nil {
+		if old, err = decodeWorkload(gvk, req.OldObject.Raw, false); err != nil {
 			return admission.Response{}, fmt.Errorf("decoding the old %s: %w", gvk.Kind, err)
 		}
 		if equality.Semantic.DeepEqual(old.Spec, w.Spec) {
 			return skip("pod spec unchanged")
 		}
+	}
+	// Limits apply to what is checked, not to an unchanged object: an
+	// object over them can still be updated (its status, its labels), and
+	// fixed.
+	if err := checkLimits(w); err != nil {
+		return admission.Response{}, fmt.Errorf("decoding %s: %w", gvk.Kind, err)
 	}
 
 	start := time.Now()
@@ -250,11 +256,19 @@ func (h *Handler) logReview(ctx context.Context, req admission.Request, w *Workl
 	if len(res.Exempted) > 0 {
 		attrs = append(attrs, slog.Any("exempted", findingRefs(res.Exempted)))
 	}
-	for _, e := range res.Invalid {
-		attrs = append(attrs, slog.String("invalid", e.Error()))
+	if len(res.Invalid) > 0 {
+		invalid := make([]string, len(res.Invalid))
+		for i, e := range res.Invalid {
+			invalid[i] = e.Error()
+		}
+		attrs = append(attrs, slog.Any("invalid", invalid))
 	}
-	for _, f := range res.Failures {
-		attrs = append(attrs, slog.String("notEvaluated", string(f.Check)+": "+f.Err.Error()))
+	if len(res.Failures) > 0 {
+		failed := make([]string, len(res.Failures))
+		for i, f := range res.Failures {
+			failed[i] = string(f.Check) + ": " + f.Err.Error()
+		}
+		attrs = append(attrs, slog.Any("notEvaluated", failed))
 	}
 	h.log.LogAttrs(ctx, level, "reviewed", attrs...)
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nobackoff/nobackoff/internal/memo"
 	"github.com/nobackoff/nobackoff/policy"
 )
 
@@ -15,7 +16,18 @@ type Engine struct {
 	catalog *policy.Catalog
 	known   map[policy.ID]bool
 	lookups *Lookups
+	// images remembers parsed image references across reviews.
+	images *memo.Memo[parsedImage]
 }
+
+type parsedImage struct {
+	ref policy.ImageRef
+	err error
+}
+
+// imageMemoEntries bounds the parsed references remembered: far more
+// distinct images than a cluster runs, each well under a kilobyte.
+const imageMemoEntries = 4096
 
 // WithLookups returns the engine with registry lookups: the image checks
 // then have facts to judge. Without, they stay silent (offline).
@@ -27,7 +39,10 @@ func (e *Engine) WithLookups(l *Lookups) *Engine {
 
 // NewEngine returns an engine over the given catalog.
 func NewEngine(c *policy.Catalog) *Engine {
-	return &Engine{catalog: c, known: c.Known()}
+	return &Engine{catalog: c, known: c.Known(), images: memo.New(imageMemoEntries, func(image string) parsedImage {
+		ref, err := policy.ParseImage(image)
+		return parsedImage{ref, err}
+	})}
 }
 
 // InputError is a nobackoff annotation on the object that cannot be read.
@@ -78,6 +93,7 @@ func (e *Engine) Review(ctx context.Context, w *Workload) Result {
 	}
 	skip, startup := e.annotations(w, &res)
 	pod.ExpectedStartup = startup
+	pod.ParseImage = e.parseImage
 	if e.lookups != nil && !skip.All {
 		e.lookups.gather(ctx, w, pod)
 	}
@@ -98,6 +114,11 @@ func (e *Engine) Review(ctx context.Context, w *Workload) Result {
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].Severity > res.Findings[j].Severity })
 	return res
+}
+
+func (e *Engine) parseImage(image string) (policy.ImageRef, error) {
+	p := e.images.Get(image)
+	return p.ref, p.err
 }
 
 // annotations reads the skip and expected-startup annotations of the object

@@ -96,14 +96,21 @@ func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
 		}
 		j.wantConfig = j.wantConfig || needsConfig(w.Spec, c)
 	}
+	// The images are looked up side by side, the first on this goroutine:
+	// when the answers are cached, as they mostly are, a review then
+	// starts no goroutine for a single image and waits for no other.
 	results := make([]*policy.ImageLookup, len(order))
 	var wg sync.WaitGroup
-	for i, image := range order {
+	for i := 1; i < len(order); i++ {
+		image := order[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			results[i] = l.lookup(ctx, image, kr, platforms, jobs[image].wantConfig)
 		}()
+	}
+	if len(order) > 0 {
+		results[0] = l.lookup(ctx, order[0], kr, platforms, jobs[order[0]].wantConfig)
 	}
 	wg.Wait()
 	for i, image := range order {
@@ -222,6 +229,7 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 	if err != nil {
 		// The image exists, but what it holds could not be read in time or
 		// within the content limits: the checks that need it cannot judge.
+		out.ContentUnread = true
 		var ierr *registrycheck.InspectError
 		if errors.As(err, &ierr) {
 			out.Outcome, out.Status, out.Cause = policy.LookupOutcome(ierr.Outcome), ierr.Status, ierr.Cause

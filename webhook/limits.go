@@ -49,14 +49,17 @@ const (
 	// at most.
 	MaxContainers = 256
 	// MaxImageBytes bounds an image reference. The longest valid one is
-	// 520 bytes (a 255-byte name, a 128-byte tag, a sha512 digest); parsing
-	// costs time per byte, so a longer one is refused rather than parsed.
-	// Up to this length an invalid one still gets its finding.
+	// 780 bytes (a 259-byte host and port, a 255-byte path, a 128-byte
+	// tag, a sha512 digest); parsing costs time per byte, so a longer one
+	// is refused rather than parsed. Up to this length an invalid one
+	// still gets its finding.
 	MaxImageBytes = 1024
-	// MaxArgBytes bounds one command or args entry: Linux refuses to start
-	// a program with an argument over 128 KiB (MAX_ARG_STRLEN), and checks
-	// split entries into words.
-	MaxArgBytes = 128 << 10
+	// MaxArgBytes bounds one command or args entry. Linux refuses to start
+	// a program with an argument over 32 pages (MAX_ARG_STRLEN: 128 KiB
+	// with 4 KiB pages, 2 MiB with 64 KiB pages), and etcd stores no
+	// object over 1.5 MiB, which this matches: only a review that could
+	// never be stored goes over it.
+	MaxArgBytes = 1536 << 10
 	// MaxCommandBytes bounds a container's command and args together:
 	// Linux limits a program's arguments and environment together to a
 	// quarter of the stack limit, 2 MiB with the default 8 MiB stack.
@@ -64,10 +67,9 @@ const (
 	// MaxEnv bounds a container's env entries. The largest real lists are
 	// a few hundred; checks resolve $(VAR) references across them.
 	MaxEnv = 4096
-	// MaxEnvBytes bounds one env entry's name and value together: Linux
-	// refuses an environment string over 128 KiB (MAX_ARG_STRLEN), as for
-	// arguments.
-	MaxEnvBytes = 128 << 10
+	// MaxEnvBytes bounds one env entry's name and value together, as
+	// MaxArgBytes bounds an argument.
+	MaxEnvBytes = 1536 << 10
 	// MaxEnvFrom bounds a container's envFrom sources, each a ConfigMap or
 	// Secret; real containers name a handful.
 	MaxEnvFrom = 256

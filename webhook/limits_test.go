@@ -77,14 +77,15 @@ func limitCases() []limitCase {
 			first(s).Args = []string{strings.Repeat("a", n)}
 		}},
 		{"command and args", MaxCommandBytes, "containers[0].args[8]", func(s *corev1.PodSpec, n int) {
-			// Entries of MaxArgBytes, 8 in command, the rest in args.
-			entry := strings.Repeat("a", MaxArgBytes)
+			// Entries of a sixteenth of the total, 8 in command, the rest in args.
+			const size = MaxCommandBytes / 16
+			entry := strings.Repeat("a", size)
 			c := first(s)
 			for range 8 {
 				c.Command = append(c.Command, entry)
 			}
-			for left := n - 8*MaxArgBytes; left > 0; left -= MaxArgBytes {
-				c.Args = append(c.Args, entry[:min(left, MaxArgBytes)])
+			for left := n - 8*size; left > 0; left -= size {
+				c.Args = append(c.Args, entry[:min(left, size)])
 			}
 		}},
 		{"env", MaxEnv, "containers[0].env", func(s *corev1.PodSpec, n int) {
@@ -226,6 +227,18 @@ func TestOverLimitAdmission(t *testing.T) {
 	}
 	if rec := serveReview(newHandler(Enforce, HandlerOptions{}), body); rec.Code != http.StatusInternalServerError {
 		t.Fatalf("enforce mode: HTTP %d, want 500", rec.Code)
+	}
+
+	// An UPDATE that leaves such a pod spec as it is (labels, replicas) is
+	// not checked, so the limits do not stand in its way.
+	updated := d.DeepCopy()
+	updated.Labels = map[string]string{"team": "shop"}
+	update := reviewBody(t, admissionv1.Update, deploymentKind, updated, d)
+	if rec := serveReview(newHandler(Enforce, HandlerOptions{}), update); rec.Code != http.StatusOK {
+		t.Fatalf("enforce mode, unchanged spec: HTTP %d, want 200", rec.Code)
+	}
+	if resp := post(t, newHandler(Enforce, HandlerOptions{}), update); !resp.Allowed || len(resp.Warnings) != 0 {
+		t.Fatalf("enforce mode, unchanged spec: allowed=%v warnings=%v: want admitted, not checked", resp.Allowed, resp.Warnings)
 	}
 }
 

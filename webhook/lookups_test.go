@@ -51,6 +51,21 @@ func TestAdmissionWithRegistryLookups(t *testing.T) {
 	}
 }
 
+// TestNothingToLookUp: a pod whose images are all invalid or never pulled
+// gets its findings with lookups on (nothing to ask a registry).
+func TestNothingToLookUp(t *testing.T) {
+	d := deployment()
+	d.Spec.Template.Spec.Containers = []corev1.Container{
+		{Name: "app", Image: "UPPER/Case:1", Resources: limits("64Mi")},
+		{Name: "local", Image: "127.0.0.1:1/shop/local:1.0", ImagePullPolicy: corev1.PullNever, Resources: limits("64Mi")},
+	}
+	resp := post(t, lookupHandler(t, Enforce, NewStaticCluster(nil)), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
+	want := string(policy.ImageInvalidReference) + "@spec.template.spec.containers[0].image"
+	if resp.Allowed || resp.AuditAnnotations["findings"] != want {
+		t.Fatalf("allowed=%v findings=%q: want %s denied", resp.Allowed, resp.AuditAnnotations["findings"], want)
+	}
+}
+
 // TestRegistryDownNeverDenies: an unreachable registry is a warning in
 // both modes.
 func TestRegistryDownNeverDenies(t *testing.T) {

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -17,8 +18,14 @@ const (
 	maxWarningsTotal = 4096
 	// Room kept for the closing "and N more" warning.
 	overflowReserve = 120
-	// maxDenialLen bounds the denial message kubectl prints.
+	// maxDenialLen is what a denial aims to stay within: findings are
+	// shortened to a fair share of it.
 	maxDenialLen = 8192
+	// maxDenialHardLen bounds a denial whatever the number of findings:
+	// with hundreds, each is down to its check ID and field path, and past
+	// this the rest are counted (a pod that many containers is over the
+	// object limits long before).
+	maxDenialHardLen = 32 << 10
 )
 
 // findingLine renders a finding as one line:
@@ -84,7 +91,8 @@ func capWarnings(lines []string) []string {
 // DenialMessage lists every error-level finding with its field path and
 // fix, for enforce mode. When they do not all fit in maxDenialLen, each
 // finding's text is shortened to a fair share of it: every finding keeps
-// its check ID and field path, so the denial always names every problem.
+// its check ID and field path, so the denial names every problem (up to
+// maxDenialHardLen).
 func DenialMessage(w *Workload, res *Result) string {
 	var errs []policy.Finding
 	for _, f := range res.Findings {
@@ -102,23 +110,37 @@ func DenialMessage(w *Workload, res *Result) string {
 		return b.String()
 	}
 	share := (maxDenialLen - b.Len()) / len(errs)
-	for _, f := range errs {
-		b.WriteString(denialEntry(f, share))
+	for i, f := range errs {
+		entry := denialEntry(f, share)
+		if b.Len()+len(entry) > maxDenialHardLen-overflowReserve {
+			fmt.Fprintf(&b, "\n- ... %d more: run `nobackoff check` on the manifest for them", len(errs)-i)
+			break
+		}
+		b.WriteString(entry)
 	}
 	return b.String()
 }
 
-// Sizes below which a denial entry's parts are not shortened further.
+// Sizes below which a denial entry's parts are not shortened further, and
+// the share below which an entry is only its check ID and field path.
 const (
 	minDenialLine = 100
 	minDenialFix  = 60
 	maxDenialPath = 256
+	compactBelow  = 160
 )
 
 // denialEntry renders one finding for a denial in about share bytes,
 // shortening its message and fix (never its check ID) when it is longer.
 func denialEntry(f policy.Finding, share int) string {
 	line, fix, field := findingLine(f), oneLine(f.Fix), truncate(oneLine(f.Field), maxDenialPath)
+	if share < compactBelow {
+		head := "[" + string(f.Check) + "]"
+		if f.Container != "" {
+			head += " container " + strconv.Quote(truncate(f.Container, 64))
+		}
+		return "\n- " + oneLine(head) + "\n  at " + field
+	}
 	room := share - len("\n- \n  at ") - len(field)
 	if fix != "" {
 		room -= len("\n  fix: ")

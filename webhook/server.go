@@ -191,6 +191,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Whatever way Run ends, no connection or handler outlives it.
+	defer s.http.Close()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(ln, "", "") }()
 	if s.opts.Prepare != nil {

@@ -301,20 +301,21 @@ func TestServerStopUnderLoad(t *testing.T) {
 			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 			defer client.CloseIdleConnections()
 			for {
-				wrote, reused := false, false
-				trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) { wrote = i.Err == nil },
-					GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+				// Set on the transport's goroutines.
+				var wrote, reused atomic.Bool
+				trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) { wrote.Store(i.Err == nil) },
+					GotConn: func(i httptrace.GotConnInfo) { reused.Store(i.Reused) }}
 				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
 					http.MethodPost, "https://"+addr+PathWarn, bytes.NewReader(review))
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := client.Do(req)
-				if wrote {
+				if wrote.Load() {
 					sent.Add(1)
 				}
 				if err != nil {
-					if wrote {
+					if wrote.Load() {
 						sentAndFailed.Add(1)
-						firstFailure.CompareAndSwap(nil, fmt.Sprintf("%v (reused connection %v)", err, reused))
+						firstFailure.CompareAndSwap(nil, fmt.Sprintf("%v (reused connection %v)", err, reused.Load()))
 					}
 					return // refused: the server has stopped listening
 				}
@@ -381,7 +382,7 @@ func TestServerLogsJSON(t *testing.T) {
 			_, _ = io.Copy(io.Discard, conn)
 			conn.Close()
 		}
-		return strings.Contains(logs.String(), "TLS handshake error")
+		return strings.Contains(logs.String(), `"component":"http"`)
 	})
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var entry map[string]any

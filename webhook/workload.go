@@ -88,6 +88,21 @@ func IsWorkloadKind(gvk schema.GroupVersionKind) bool {
 // kubectl's default server-side validation. A pod spec over one of the
 // limits of limits.go is a *LimitError naming the field.
 func DecodeWorkload(gvk schema.GroupVersionKind, data []byte, strict bool) (*Workload, error) {
+	w, err := decodeWorkload(gvk, data, strict)
+	if err != nil {
+		return nil, err
+	}
+	// Every check runs over the pod spec: refuse one too large to check in
+	// bounded time before any does.
+	if err := checkLimits(w); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// decodeWorkload is DecodeWorkload without the limits, for an object that
+// is only compared, never checked (the old object of an UPDATE).
+func decodeWorkload(gvk schema.GroupVersionKind, data []byte, strict bool) (*Workload, error) {
 	if !IsWorkloadKind(gvk) {
 		return nil, fmt.Errorf("%s is not a workload kind", gvk)
 	}
@@ -120,11 +135,6 @@ func DecodeWorkload(gvk schema.GroupVersionKind, data []byte, strict bool) (*Wor
 	w.Kind, w.Namespace, w.Name = gvk.Kind, w.Meta.Namespace, w.Meta.Name
 	if w.Name == "" && w.Meta.GenerateName != "" {
 		w.Name = w.Meta.GenerateName + "*"
-	}
-	// Every check runs over the pod spec: refuse one too large to check in
-	// bounded time before any does.
-	if err := checkLimits(w); err != nil {
-		return nil, err
 	}
 	return w, nil
 }
