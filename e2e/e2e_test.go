@@ -96,6 +96,7 @@ func TestE2E(t *testing.T) {
 	t.Run("chart objects accepted by the API server", func(t *testing.T) { e.testChartDryRun(t, helm) })
 	t.Run("self certificates: racing instances agree", e.testSelfCertsRace)
 	t.Run("rolling the webhook: no failed apply", e.testRollout)
+	t.Run("hostile input: answered, bounded memory", e.testHostile)
 	t.Run("registry stopped: a warning, never a denial", func(t *testing.T) {
 		reg.Stop()
 		r := c.must(t, deployment("down", reg.Host+"/shop/app:2.0"), "apply", "-n", "shop-enforce", "-f", "-")
