@@ -242,22 +242,32 @@ func (r *Resolver) manifest(ctx context.Context, host string, c *Credential, ref
 	if err != nil {
 		return nil, err
 	}
+	var desc *remote.Descriptor
+	err = r.withPuller(ctx, host, c, n, func(p *remote.Puller) (err error) {
+		desc, err = p.Get(withContentLimit(ctx, "manifest", n), ref)
+		return err
+	})
+	return desc, err
+}
+
+// withPuller runs read with the registry's puller for the credential,
+// holding n bytes of the content budget while it reads. A puller keeps its
+// auth handshake: after an error it is dropped, to start afresh.
+func (r *Resolver) withPuller(ctx context.Context, host string, c *Credential, n int64, read func(*remote.Puller) error) error {
 	done, err := r.reading(ctx, host, n)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer done()
 	p, err := r.puller(host, c)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	desc, err := p.Get(withContentLimit(ctx, "manifest", n), ref)
-	if err != nil {
-		// A puller keeps its auth handshake; after an error start afresh.
+	if err := read(p); err != nil {
 		r.dropPuller(host, c)
-		return nil, err
+		return err
 	}
-	return desc, nil
+	return nil
 }
 
 // configByManifest reads the configuration of the image manifest ref,
@@ -320,27 +330,20 @@ func (r *Resolver) configBlob(ctx context.Context, host string, c *Credential, r
 	if d.Data != nil {
 		return embeddedData(d)
 	}
-	done, err := r.reading(ctx, host, n)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	p, err := r.puller(host, c)
-	if err != nil {
-		return nil, err
-	}
-	l, err := p.Layer(withContentLimit(ctx, "config blob", n), ref)
-	if err != nil {
-		r.dropPuller(host, c)
-		return nil, err
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		r.dropPuller(host, c)
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := readAtMost(rc, n)
+	var data []byte
+	err = r.withPuller(ctx, host, c, n, func(p *remote.Puller) error {
+		l, err := p.Layer(withContentLimit(ctx, "config blob", n), ref)
+		if err != nil {
+			return err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		data, err = readAtMost(rc, n)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

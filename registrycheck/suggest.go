@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
@@ -93,25 +94,19 @@ func (r *Resolver) listTags(ctx context.Context, named reference.Named, host str
 		return nil, err
 	}
 	// A page is read whole; the transport holds it to maxOtherBytes.
-	done, err := r.reading(ctx, host, maxOtherBytes)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	p, err := r.puller(host, c)
-	if err != nil {
-		return nil, err
-	}
-	l, err := p.Lister(ctx, ref.Context())
-	if err != nil {
-		r.dropPuller(host, c)
-		return nil, err
-	}
-	page, err := l.Next(ctx)
-	if err != nil || page == nil {
-		return nil, err
-	}
-	return page.Tags, nil
+	var tags []string
+	err = r.withPuller(ctx, host, c, maxOtherBytes, func(p *remote.Puller) error {
+		l, err := p.Lister(ctx, ref.Context())
+		if err != nil {
+			return err
+		}
+		page, err := l.Next(ctx)
+		if page != nil {
+			tags = page.Tags
+		}
+		return err
+	})
+	return tags, err
 }
 
 // closestRepository suggests a repository: from the official images for
@@ -126,28 +121,26 @@ func (r *Resolver) closestRepository(ctx context.Context, named reference.Named,
 		}
 		return ""
 	}
-	done, err := r.reading(ctx, host, maxOtherBytes)
-	if err != nil {
-		return ""
-	}
-	defer done()
 	ref, err := r.ggcrRef(named, host)
 	if err != nil {
 		return ""
 	}
-	pl, err := r.puller(host, c)
+	var repos []string
+	err = r.withPuller(ctx, host, c, maxOtherBytes, func(pl *remote.Puller) error {
+		cat, err := pl.Catalogger(ctx, ref.Context().Registry)
+		if err != nil {
+			return err
+		}
+		page, err := cat.Next(ctx)
+		if page != nil {
+			repos = page.Repos
+		}
+		return err
+	})
 	if err != nil {
 		return ""
 	}
-	cat, err := pl.Catalogger(ctx, ref.Context().Registry)
-	if err != nil {
-		return ""
-	}
-	page, err := cat.Next(ctx)
-	if err != nil || page == nil {
-		return ""
-	}
-	if s := closest(p, page.Repos); s != "" {
+	if s := closest(p, repos); s != "" {
 		return host + "/" + s
 	}
 	return ""

@@ -259,23 +259,8 @@ func TestServer(t *testing.T) {
 // refused at connect time after the listener closed never left the client
 // (behind a Service they go to another replica).
 func TestServerStopUnderLoad(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	pool := writeCert(t, certFile, keyFile, 1)
-	port := freePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	var logs syncBuffer
-	srv, err := NewServer(NewEngine(policy.NewCatalog(policy.Options{})), ServerOptions{
-		Host: "127.0.0.1", Port: port, CertFile: certFile, KeyFile: keyFile, ShutdownDelay: time.Second,
-		Log: slog.New(slog.NewJSONHandler(&logs, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer cancel()
+	ts := startTestServer(t, time.Second)
+	addr, pool, cancel, done := ts.addr, ts.pool, ts.stop, ts.done
 	probe := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	waitFor(t, "readyz", func() bool {
 		resp, err := probe.Get("https://" + addr + PathReadyz)
@@ -341,6 +326,7 @@ func TestServerStopUnderLoad(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
+		done <- err // for the cleanup
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
@@ -360,24 +346,10 @@ func TestServerStopUnderLoad(t *testing.T) {
 // TestServerLogsJSON: net/http's own messages (here a failed TLS
 // handshake) reach the server's log, so a JSON log stays JSON.
 func TestServerLogsJSON(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	writeCert(t, certFile, keyFile, 1)
-	port := freePort(t)
-	var logs syncBuffer
-	srv, err := NewServer(NewEngine(policy.NewCatalog(policy.Options{})), ServerOptions{
-		Host: "127.0.0.1", Port: port, CertFile: certFile, KeyFile: keyFile,
-		Log: slog.New(slog.NewJSONHandler(&logs, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	ts := startTestServer(t, 0)
+	logs := ts.logs
 	waitFor(t, "the handshake failure in the log", func() bool {
-		if conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+		if conn, err := net.Dial("tcp", ts.addr); err == nil {
 			fmt.Fprint(conn, "GET / HTTP/1.1\r\n\r\n") // plain HTTP on the TLS port
 			_, _ = io.Copy(io.Discard, conn)
 			conn.Close()
@@ -390,6 +362,42 @@ func TestServerLogsJSON(t *testing.T) {
 			t.Errorf("log line is not JSON: %q", line)
 		}
 	}
+}
+
+// testServer is a Server on a free loopback port with a self-signed
+// certificate and a JSON log in memory; it stops when the test ends.
+type testServer struct {
+	addr string
+	pool *x509.CertPool
+	logs *syncBuffer
+	stop context.CancelFunc
+	done chan error
+}
+
+func startTestServer(t *testing.T, delay time.Duration) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	ts := &testServer{pool: writeCert(t, certFile, keyFile, 1), logs: &syncBuffer{}, done: make(chan error, 1)}
+	port := freePort(t)
+	ts.addr = "127.0.0.1:" + strconv.Itoa(port)
+	srv, err := NewServer(NewEngine(policy.NewCatalog(policy.Options{})), ServerOptions{
+		Host: "127.0.0.1", Port: port, CertFile: certFile, KeyFile: keyFile, ShutdownDelay: delay,
+		Log: slog.New(slog.NewJSONHandler(ts.logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts.stop = cancel
+	go func() { ts.done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ts.done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return ts
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger and a test reading it.
