@@ -27,21 +27,27 @@ func newTTLCache[V any](max int, now func() time.Time) *ttlCache[V] {
 }
 
 func (c *ttlCache[V]) get(key string) (V, bool) {
+	v, _, ok := c.getUntil(key)
+	return v, ok
+}
+
+// getUntil is get that also says when the entry expires.
+func (c *ttlCache[V]) getUntil(key string) (V, time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var zero V
 	el, ok := c.items[key]
 	if !ok {
-		return zero, false
+		return zero, time.Time{}, false
 	}
 	e := el.Value.(*cacheEntry[V])
 	if !c.now().Before(e.expires) {
 		c.order.Remove(el)
 		delete(c.items, key)
-		return zero, false
+		return zero, time.Time{}, false
 	}
 	c.order.MoveToFront(el)
-	return e.value, true
+	return e.value, e.expires, true
 }
 
 func (c *ttlCache[V]) put(key string, v V, ttl time.Duration) {

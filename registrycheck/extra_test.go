@@ -223,3 +223,38 @@ func TestPreferredChild(t *testing.T) {
 		t.Errorf("arm64 without an arm64 entry picks %v", got)
 	}
 }
+
+// TestCachedUntil: an image found says until when the cache answers the
+// same; the earliest of the attempts made counts, and other outcomes say
+// nothing.
+func TestCachedUntil(t *testing.T) {
+	reg := testregistry.New(t)
+	reg.Push("team/app:1.0", testregistry.Image(t, v1.Config{}, v1.Platform{OS: "linux", Architecture: "amd64"}))
+	start := time.Now()
+	now := start
+	r := newTestResolver(Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+
+	first := r.Resolve(ctx, reg.Host+"/team/app:1.0", nil)
+	if first.Outcome != OK || !first.CachedUntil().Equal(start.Add(ttlOKByTag)) {
+		t.Fatalf("fresh lookup: %s until %v, want ok until %v", first.Outcome, first.CachedUntil(), start.Add(ttlOKByTag))
+	}
+	now = now.Add(time.Minute)
+	if again := r.Resolve(ctx, reg.Host+"/team/app:1.0", nil); !again.CachedUntil().Equal(first.CachedUntil()) {
+		t.Errorf("cached lookup until %v, want the entry's %v", again.CachedUntil(), first.CachedUntil())
+	}
+	if missing := r.Resolve(ctx, reg.Host+"/team/app:9.9", nil); missing.Outcome != TagNotFound || !missing.CachedUntil().IsZero() {
+		t.Errorf("missing tag: %s until %v, want no time", missing.Outcome, missing.CachedUntil())
+	}
+	// A credential that failed before the one that worked limits the
+	// answer to its own, shorter, time in the cache.
+	kr := NewKeyring()
+	if err := kr.AddDockerConfig([]byte(`{"auths":{"`+reg.Host+`/team/app":{"username":"a","password":"b"},"`+reg.Host+`":{"username":"c","password":"d"}}}`), "test"); err != nil {
+		t.Fatal(err)
+	}
+	reg.Set(testregistry.Faults{Users: map[string]string{"c": "d"}})
+	mixed := r.Resolve(ctx, reg.Host+"/team/app:1.0", kr)
+	if mixed.Outcome != OK || len(mixed.Attempts) != 2 || !mixed.CachedUntil().Equal(now.Add(ttlAuthFailure)) {
+		t.Errorf("second credential: %s after %d attempts until %v, want ok until %v", mixed.Outcome, len(mixed.Attempts), mixed.CachedUntil(), now.Add(ttlAuthFailure))
+	}
+}

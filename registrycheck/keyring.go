@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -236,6 +238,26 @@ func normaliseKey(loc string) (string, bool) {
 		return u.Host + p, true
 	}
 	return u.Host, true
+}
+
+// Fingerprint identifies what the keyring holds (keys, credentials and
+// where they came from) without revealing it: keyrings with the same
+// fingerprint answer every Lookup the same. An empty keyring's is "".
+func (k *Keyring) Fingerprint() string {
+	if k == nil || len(k.creds) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, key := range slices.Sorted(maps.Keys(k.creds)) {
+		for _, c := range k.creds[key] {
+			for _, s := range []string{key, c.Source, c.Username, c.Password} {
+				h.Write([]byte(s))
+				h.Write([]byte{0})
+			}
+		}
+		h.Write([]byte{1})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // dockerHubKey is the key the kubelet falls back to for Docker Hub images

@@ -105,6 +105,9 @@ type Attempt struct {
 	// size is the manifest's size as the HEAD declared it (OK only): a GET
 	// of the manifest reads no more.
 	size int64
+	// until is when the cache stops answering this attempt; zero when it
+	// is not cached.
+	until time.Time
 }
 
 // Result is the verdict on one image for one set of credentials.
@@ -131,7 +134,17 @@ type Result struct {
 
 	// named is the parsed image, so that Inspect need not parse it again.
 	named reference.Named
+	// until: see CachedUntil.
+	until time.Time
 }
+
+// CachedUntil is, for an image found, until when the same Resolve is
+// answered the same from the cache (every attempt it made is cached that
+// long); zero for other outcomes, or when an attempt was not cached.
+func (r Result) CachedUntil() time.Time { return r.until }
+
+// Now is the resolver's clock, which CachedUntil follows.
+func (r *Resolver) Now() time.Time { return r.opts.Now() }
 
 // Resolver looks images up. It is safe for concurrent use; one Resolver
 // serves the whole process so that its caches and limits are shared.
@@ -297,6 +310,7 @@ func (r *Resolver) Resolve(ctx context.Context, image string, kr *Keyring) Resul
 	// mirror has and otherwise asks the registry. A mirror gets only the
 	// credentials whose keys match it, and at most half of what is left of
 	// the budget, so a stalled mirror cannot leave the registry unasked.
+	var consulted []Attempt // for the time the answer stays the same
 	for _, m := range r.opts.Mirrors[host] {
 		mcreds := []Credential{{Source: Anonymous}}
 		if kr != nil {
@@ -305,15 +319,20 @@ func (r *Resolver) Resolve(ctx context.Context, image string, kr *Keyring) Resul
 			}
 		}
 		mctx, cancel := context.WithTimeout(ctx, halfRemaining(ctx, r.opts.LookupTimeout))
-		at, _ := r.attemptCredentials(mctx, named, m, mcreds)
+		at, all := r.attemptCredentials(mctx, named, m, mcreds)
 		cancel()
+		consulted = append(consulted, all...)
 		if at.Outcome == OK {
 			res.Attempt, res.Attempts = at, []Attempt{at}
+			res.until = earliest(consulted)
 			return res
 		}
 	}
 	best, all := r.attemptCredentials(ctx, named, host, creds)
 	res.Attempt, res.Attempts = best, all
+	if res.Outcome == OK {
+		res.until = earliest(append(consulted, all...))
+	}
 	switch {
 	case res.Outcome == TagNotFound || res.Outcome == RepositoryNotFound:
 		r.refineNotFound(ctx, named, &res)
@@ -326,6 +345,21 @@ func (r *Resolver) Resolve(ctx context.Context, image string, kr *Keyring) Resul
 		}
 	}
 	return res
+}
+
+// earliest is when the first of the attempts stops being answered from the
+// cache; zero when one of them is not cached.
+func earliest(attempts []Attempt) time.Time {
+	var until time.Time
+	for i, at := range attempts {
+		if at.until.IsZero() {
+			return time.Time{}
+		}
+		if i == 0 || at.until.Before(until) {
+			until = at.until
+		}
+	}
+	return until
 }
 
 // halfRemaining is half the time left before ctx's deadline (or half of
@@ -433,7 +467,8 @@ func (r *Resolver) attempt(ctx context.Context, named reference.Named, host stri
 		return base
 	}
 	key := cacheKey(ref, c)
-	if at, ok := r.results.get(key); ok {
+	if at, until, ok := r.results.getUntil(key); ok {
+		at.until = until
 		r.metrics.cache(true)
 		// Shared by fingerprint: the name of the caller's own secret, not
 		// the first caller's, describes it.
@@ -455,7 +490,10 @@ func (r *Resolver) attempt(ctx context.Context, named reference.Named, host stri
 		start := r.opts.Now()
 		r.head(lctx, ref, host, c, &at)
 		r.metrics.lookup(host, at.Outcome, r.opts.Now().Sub(start))
-		r.results.put(key, at, ttlFor(at, ref))
+		if ttl := ttlFor(at, ref); ttl > 0 {
+			at.until = r.opts.Now().Add(ttl)
+			r.results.put(key, at, ttl)
+		}
 		return at, nil
 	})
 	select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,62 @@ type Lookups struct {
 	// copied the ServiceAccount's in at creation), so only workload
 	// templates fall back to the ServiceAccount.
 	PodSecretsFinal bool
+
+	// found remembers the facts of images found, for as long as every
+	// registry answer behind them stays in the resolver's cache: the same
+	// lookup would give the same facts, and most reviews name images
+	// seen moments before.
+	foundMu sync.Mutex
+	found   map[string]foundImage
+}
+
+type foundImage struct {
+	facts *policy.ImageLookup // shared: never modified
+	until time.Time
+}
+
+// maxFound bounds the images whose facts are remembered.
+const maxFound = 4096
+
+// foundKey identifies a lookup: the image, the credentials it may use and
+// what was asked of it.
+func foundKey(image, keyring string, platforms []registrycheck.Platform, wantConfig bool) string {
+	var b strings.Builder
+	b.WriteString(image)
+	b.WriteByte(0)
+	b.WriteString(keyring)
+	for _, p := range platforms {
+		b.WriteByte(0)
+		b.WriteString(p.String())
+	}
+	if wantConfig {
+		b.WriteString("\x00config")
+	}
+	return b.String()
+}
+
+func (l *Lookups) recall(key string) (*policy.ImageLookup, bool) {
+	l.foundMu.Lock()
+	f, ok := l.found[key]
+	l.foundMu.Unlock()
+	if !ok || !l.Resolver.Now().Before(f.until) {
+		return nil, false
+	}
+	c := *f.facts
+	return &c, true
+}
+
+func (l *Lookups) remember(key string, facts *policy.ImageLookup, until time.Time) {
+	if until.IsZero() {
+		return
+	}
+	c := *facts
+	l.foundMu.Lock()
+	defer l.foundMu.Unlock()
+	if l.found == nil || len(l.found) >= maxFound {
+		l.found = map[string]foundImage{}
+	}
+	l.found[key] = foundImage{facts: &c, until: until}
 }
 
 // syncer is a ClusterView that can say whether it has its data yet.
@@ -96,21 +153,34 @@ func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
 		}
 		j.wantConfig = j.wantConfig || needsConfig(w.Spec, c)
 	}
-	// The images are looked up side by side, the first on this goroutine:
-	// when the answers are cached, as they mostly are, a review then
-	// starts no goroutine for a single image and waits for no other.
+	// Images whose facts are remembered need no lookup; the others are
+	// looked up side by side, the first on this goroutine.
 	results := make([]*policy.ImageLookup, len(order))
-	var wg sync.WaitGroup
-	for i := 1; i < len(order); i++ {
+	fingerprint := kr.Fingerprint()
+	var todo []int
+	for i, image := range order {
+		if facts, ok := l.recall(foundKey(image, fingerprint, platforms, jobs[image].wantConfig)); ok {
+			results[i] = facts
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	look := func(i int) {
 		image := order[i]
+		facts, until := l.lookup(ctx, image, kr, platforms, jobs[image].wantConfig)
+		l.remember(foundKey(image, fingerprint, platforms, jobs[image].wantConfig), facts, until)
+		results[i] = facts
+	}
+	var wg sync.WaitGroup
+	for _, i := range todo[min(1, len(todo)):] {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = l.lookup(ctx, image, kr, platforms, jobs[image].wantConfig)
+			look(i)
 		}()
 	}
-	if len(order) > 0 {
-		results[0] = l.lookup(ctx, order[0], kr, platforms, jobs[order[0]].wantConfig)
+	if len(todo) > 0 {
+		look(todo[0])
 	}
 	wg.Wait()
 	for i, image := range order {
@@ -194,10 +264,13 @@ func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []poli
 
 // lookup resolves one image with the pod's credentials, then, if those
 // fail, with the node's stand-in credentials, and reads the platforms and
-// configuration the checks need.
-func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Keyring, platforms []registrycheck.Platform, wantConfig bool) *policy.ImageLookup {
+// configuration the checks need. until is how long the same lookup would
+// find the same facts in the resolver's cache (an image found with the
+// pod's credentials, its content read); zero when it would not.
+func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Keyring, platforms []registrycheck.Platform, wantConfig bool) (facts *policy.ImageLookup, until time.Time) {
 	start := time.Now()
 	res := l.Resolver.Resolve(ctx, image, kr)
+	until = res.CachedUntil()
 	if l.NodeKeyring != nil && (res.Outcome == registrycheck.Unauthorized || res.Outcome == registrycheck.Forbidden) {
 		if _, ok := l.NodeKeyring.Lookup(res.Repository); ok {
 			if alt := l.Resolver.Resolve(ctx, image, l.NodeKeyring); alt.Outcome.Conclusive() {
@@ -223,7 +296,7 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 		out.Tried = append(out.Tried, a.Source)
 	}
 	if res.Outcome != registrycheck.OK || (len(platforms) == 0 && !wantConfig) {
-		return out
+		return out, until
 	}
 	info, err := l.Resolver.Inspect(ctx, res, platforms, wantConfig)
 	if err != nil {
@@ -240,7 +313,7 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 			l.Log.Warn("inconclusive image content read", "image", image, "registry", res.Registry,
 				"outcome", string(out.Outcome), "status", out.Status, "cause", out.Cause)
 		}
-		return out
+		return out, time.Time{}
 	}
 	if len(platforms) > 0 {
 		pf := &policy.PlatformFacts{Index: info.Index}
@@ -262,5 +335,5 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 	if info.Config != nil {
 		out.Config = &policy.ImageConfig{User: info.Config.User, Entrypoint: info.Config.Entrypoint, Cmd: info.Config.Cmd}
 	}
-	return out
+	return out, until
 }

@@ -243,3 +243,45 @@ func mustDocs(t *testing.T, yaml string) []Document {
 	}
 	return docs
 }
+
+// TestRememberedFactsFollowTheCache: the facts of an image found are
+// reused only while the resolver's cache would answer the same; after
+// that the registry is asked again and its new answer counts.
+func TestRememberedFactsFollowTheCache(t *testing.T) {
+	reg := testregistry.New(t)
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	reg.Push("shop/app:1.0", testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, amd64))
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	l := &Lookups{
+		Resolver: registrycheck.NewResolver(registrycheck.Options{Now: clock, AllowLoopback: true, LookupTimeout: 3 * time.Second}),
+		Cluster:  NewStaticCluster([]registrycheck.Platform{{OS: "linux", Architecture: "amd64"}}),
+	}
+	h := NewHandler(NewEngine(policy.NewCatalog(policy.Options{})).WithLookups(l), Enforce, HandlerOptions{}, nil, nil)
+	d := deployment()
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: reg.Host + "/shop/app:1.0", Resources: limits("64Mi")}}
+	body := reviewBody(t, admissionv1.Create, deploymentKind, d, nil)
+
+	if resp := post(t, h, body); !resp.Allowed || len(resp.Warnings) != 0 {
+		t.Fatalf("image present: allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
+	}
+	if len(l.found) != 1 {
+		t.Fatalf("%d images remembered, want 1", len(l.found))
+	}
+	heads := reg.Heads.Load()
+	// The tag disappears; within the cache's time the answer stands, and
+	// nothing is asked.
+	reg.Set(testregistry.Faults{Status: http.StatusNotFound})
+	advance(2 * time.Minute)
+	if resp := post(t, h, body); !resp.Allowed || reg.Heads.Load() != heads {
+		t.Fatalf("within the cache time: allowed=%v, %d more HEADs", resp.Allowed, reg.Heads.Load()-heads)
+	}
+	// Past it, the registry is asked and the tag is gone.
+	advance(2 * time.Minute)
+	resp := post(t, h, body)
+	if resp.Allowed || reg.Heads.Load() == heads {
+		t.Fatalf("after the cache time: allowed=%v, %d more HEADs: want the missing image denied", resp.Allowed, reg.Heads.Load()-heads)
+	}
+}
