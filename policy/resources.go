@@ -162,33 +162,44 @@ func heapSettings(c ContainerRef, pod *podBudget) ([]heapSetting, error) {
 	// JVM: JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS are read by the JVM
 	// before its command line; the launch scripts' variables come before
 	// the command line too; _JAVA_OPTIONS overrides everything. The last
-	// -Xmx wins.
-	sources := []iter.Seq[token]{envTokens(env, "JAVA_TOOL_OPTIONS"), envTokens(env, "JDK_JAVA_OPTIONS")}
+	// -Xmx wins. Sources are read in that order, and variables the
+	// container does not set are not read at all (every review runs this
+	// for every container).
+	var jvm heapSetting
+	jvmFound := false
+	readJVM := func(toks iter.Seq[token]) {
+		if h, ok := lastJVMHeap(toks); ok {
+			jvm, jvmFound = h, true
+		}
+	}
+	readJVMEnv := func(name string) {
+		if _, ok := env.index[name]; ok {
+			readJVM(envTokens(env, name))
+		}
+	}
+	readJVMEnv("JAVA_TOOL_OPTIONS")
+	readJVMEnv("JDK_JAVA_OPTIONS")
 	if !startsJavaDirectly(cmd) {
 		for _, v := range scriptJVMOptions() {
-			sources = append(sources, envTokens(env, v))
+			readJVMEnv(v)
 		}
 	}
-	sources = append(sources, jvmLauncherOptions(cmd), envTokens(env, "_JAVA_OPTIONS"))
-	var jvm *heapSetting
-	for _, toks := range sources {
-		if h, ok := lastJVMHeap(toks); ok {
-			jvm = &h
-		}
-	}
-	if jvm != nil {
-		out = append(out, *jvm)
+	readJVM(jvmLauncherOptions(cmd))
+	readJVMEnv("_JAVA_OPTIONS")
+	if jvmFound {
+		out = append(out, jvm)
 	}
 
 	// Node.js: NODE_OPTIONS is read first, then the command line.
-	var node *heapSetting
-	for _, toks := range []iter.Seq[token]{envTokens(env, "NODE_OPTIONS"), nodeOptions(cmd)} {
-		if h, ok := lastNodeHeap(toks); ok {
-			node = &h
-		}
+	node, nodeFound := heapSetting{}, false
+	if _, ok := env.index["NODE_OPTIONS"]; ok {
+		node, nodeFound = lastNodeHeap(envTokens(env, "NODE_OPTIONS"))
 	}
-	if node != nil {
-		out = append(out, *node)
+	if h, ok := lastNodeHeap(nodeOptions(cmd)); ok {
+		node, nodeFound = h, true
+	}
+	if nodeFound {
+		out = append(out, node)
 	}
 
 	if i, ok := env.index["GOMEMLIMIT"]; ok {
