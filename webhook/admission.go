@@ -88,7 +88,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
-	review, err := readReview(r.Body)
+	review, err := readReview(r.Body, r.ContentLength)
 	if err != nil {
 		h.log.Warn("bad admission request", "remote", r.RemoteAddr, "error", err)
 		http.Error(w, "nobackoff: "+err.Error(), http.StatusBadRequest)
@@ -119,8 +119,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // readReview decodes and validates an AdmissionReview v1 request body.
-func readReview(body io.Reader) (*admissionv1.AdmissionReview, error) {
-	data, err := io.ReadAll(io.LimitReader(body, maxReviewBytes+1))
+// length is the declared Content-Length (-1: unknown): the body is read
+// into a buffer of that size at once rather than one grown as it comes,
+// which would leave several times its size as garbage on every review.
+func readReview(body io.Reader, length int64) (*admissionv1.AdmissionReview, error) {
+	data, err := readAllSized(io.LimitReader(body, maxReviewBytes+1), min(max(length, 0)+1, maxReviewBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading body: %w", err)
 	}
@@ -148,6 +151,25 @@ func readReview(body io.Reader) (*admissionv1.AdmissionReview, error) {
 		return nil, errors.New("AdmissionReview request has no uid")
 	}
 	return &review, nil
+}
+
+// readAllSized is io.ReadAll starting from a buffer of size bytes (one
+// more than the expected length leaves room to see the end).
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	b := make([]byte, 0, max(size, 512))
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // safeHandle reviews a request, turning a panic into an error so that one

@@ -231,7 +231,7 @@ func FuzzReadReview(f *testing.F) {
 	}
 	h := NewHandler(checkedOffline(), Warn, HandlerOptions{CheckControllerOwned: true}, nil, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		review, err := readReview(bytes.NewReader(body))
+		review, err := readReview(bytes.NewReader(body), int64(len(body)))
 		if err != nil {
 			return
 		}
