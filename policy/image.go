@@ -9,6 +9,8 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/nobackoff/nobackoff/internal/imageref"
 )
 
 // ImageRef is an image reference parsed the way the kubelet parses it
@@ -51,18 +53,11 @@ func ParseImage(image string) (ImageRef, error) {
 // towards the repository path's length.
 const dockerHubPrefix = "library/"
 
-// maxImageRemainder is the longest that the part of a valid reference after
-// its registry host can be: a repository path of 255 characters
-// (distribution/reference's limit, counted with dockerHubPrefix), a ":" and
-// a tag of at most 128, an "@" and the longest digest it accepts (sha512:
-// 7 + 128).
-const maxImageRemainder = reference.RepositoryNameTotalLengthMax + len(":") + 128 + len("@sha512:") + 128
-
-// maxRegistryHost is the longest registry host[:port] there can be: a DNS
-// name has at most 253 characters, and a port adds at most ":65535".
-// distribution/reference itself sets no bound, so a longer host that is
-// well formed is a valid name whose pull fails.
-const maxRegistryHost = 253 + len(":65535")
+// The longest parts a valid reference can have (see imageref).
+const (
+	maxImageRemainder = imageref.MaxRemainder
+	maxRegistryHost   = imageref.MaxHost
+)
 
 // referenceTooLongError is ParseImage's error for a reference rejected on
 // its length alone.
@@ -184,7 +179,7 @@ func (invalidReference) Check(_ context.Context, p *Pod) ([]Finding, error) {
 // readable.
 func quoteClipped(image string) string {
 	const keep = 64
-	if len(image) <= maxRegistryHost+1+maxImageRemainder {
+	if len(image) <= imageref.MaxReference {
 		return strconv.Quote(image)
 	}
 	return fmt.Sprintf("%s... (%d characters)", strconv.Quote(image[:keep]), len(image))

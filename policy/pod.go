@@ -30,7 +30,7 @@ type Pod struct {
 	ParseImage func(image string) (ImageRef, error)
 
 	// containers is Containers' answer, built on first use: every check
-	// walks the containers, and each distinct image is parsed once for
+	// walks the containers, and each container's image is parsed once for
 	// all of them. Checks run one after the other on a Pod, which is
 	// not safe for concurrent use.
 	containers []ContainerRef
@@ -75,8 +75,8 @@ type parsedImage struct {
 	err error
 }
 
-// ImageRef is ParseImage of the container's image, parsed once per
-// distinct image of a Pod.
+// ImageRef is ParseImage of the container's image, parsed once when the
+// Pod listed its containers.
 func (c ContainerRef) ImageRef() (ImageRef, error) {
 	if c.parsed != nil {
 		return c.parsed.ref, c.parsed.err
@@ -122,16 +122,10 @@ func (p *Pod) Containers() []ContainerRef {
 	if parse == nil {
 		parse = ParseImage
 	}
-	parsed := map[string]*parsedImage{}
 	add := func(c *corev1.Container, kind ContainerKind, list string, i int) {
-		pi, ok := parsed[c.Image]
-		if !ok {
-			ref, err := parse(c.Image)
-			pi = &parsedImage{ref: ref, err: err}
-			parsed[c.Image] = pi
-		}
+		ref, err := parse(c.Image)
 		path := p.Path + "." + list + "[" + strconv.Itoa(i) + "]"
-		out = append(out, ContainerRef{Container: c, Kind: kind, Path: path, parsed: pi})
+		out = append(out, ContainerRef{Container: c, Kind: kind, Path: path, parsed: &parsedImage{ref: ref, err: err}})
 	}
 	for i := range s.InitContainers {
 		add(&s.InitContainers[i], Init, "initContainers", i)

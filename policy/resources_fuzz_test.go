@@ -82,16 +82,23 @@ func FuzzJVMHeap(f *testing.F) {
 				want = &heapSetting{bytes: n.Int64(), flag: tk.text, field: tk.field, runtime: "JVM"}
 			}
 		}
-		switch {
-		case ok != (want != nil):
-			t.Fatalf("lastJVMHeap(%q) found %v (%+v), want %+v", line, ok, got, want)
-		case ok && got != *want:
-			t.Fatalf("lastJVMHeap(%q) = %+v, want %+v", line, got, *want)
-		case got.bytes < 0:
-			t.Fatalf("lastJVMHeap(%q): negative heap %d", line, got.bytes)
-		}
+		sameHeap(t, "lastJVMHeap", line, got, ok, want)
 		stopsEarly(t, "jvmLauncherOptions", jvmLauncherOptions(slices.Values(toks)))
 	})
+}
+
+// sameHeap compares a heap parser's answer for line with the reference
+// reading (nil: no setting).
+func sameHeap(t *testing.T, parser, line string, got heapSetting, ok bool, want *heapSetting) {
+	t.Helper()
+	switch {
+	case ok != (want != nil):
+		t.Fatalf("%s(%q) found %v (%+v), want %+v", parser, line, ok, got, want)
+	case ok && got != *want:
+		t.Fatalf("%s(%q) = %+v, want %+v", parser, line, got, *want)
+	case got.bytes < 0:
+		t.Fatalf("%s(%q): negative heap %d", parser, line, got.bytes)
+	}
 }
 
 func FuzzNodeHeap(f *testing.F) {
@@ -140,14 +147,7 @@ func FuzzNodeHeap(f *testing.F) {
 				want = &heapSetting{bytes: n.Int64() << 20, flag: flag, field: tk.field, runtime: "Node.js"}
 			}
 		}
-		switch {
-		case ok != (want != nil):
-			t.Fatalf("lastNodeHeap(%q) found %v (%+v), want %+v", line, ok, got, want)
-		case ok && got != *want:
-			t.Fatalf("lastNodeHeap(%q) = %+v, want %+v", line, got, *want)
-		case got.bytes < 0:
-			t.Fatalf("lastNodeHeap(%q): negative heap %d", line, got.bytes)
-		}
+		sameHeap(t, "lastNodeHeap", line, got, ok, want)
 		stopsEarly(t, "nodeOptions", nodeOptions(slices.Values(toks)))
 	})
 }

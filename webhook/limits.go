@@ -49,10 +49,9 @@ const (
 	// at most.
 	MaxContainers = 256
 	// MaxImageBytes bounds an image reference. The longest valid one is
-	// 780 bytes (a 259-byte host and port, a 255-byte path, a 128-byte
-	// tag, a sha512 digest); parsing costs time per byte, so a longer one
-	// is refused rather than parsed. Up to this length an invalid one
-	// still gets its finding.
+	// imageref.MaxReference (780) bytes; parsing costs time per byte, so
+	// a much longer one is refused rather than judged. Up to this length
+	// an invalid one still gets its finding.
 	MaxImageBytes = 1024
 	// MaxArgBytes bounds one command or args entry. Linux refuses to start
 	// a program with an argument over 32 pages (MAX_ARG_STRLEN: 128 KiB

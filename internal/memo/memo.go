@@ -37,10 +37,3 @@ func (m *Memo[V]) Get(key string) V {
 	m.mu.Unlock()
 	return v
 }
-
-// Len is the number of answers remembered.
-func (m *Memo[V]) Len() int {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return len(m.m)
-}
