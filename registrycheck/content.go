@@ -96,7 +96,9 @@ type InspectError struct {
 	Status int
 	// Cause explains the outcome for people, without credentials.
 	Cause string
-	Err   error
+	// TLS is set when the registry's TLS certificate was refused.
+	TLS *CertificateError
+	Err error
 }
 
 func (e *InspectError) Error() string {
@@ -105,14 +107,14 @@ func (e *InspectError) Error() string {
 
 func (e *InspectError) Unwrap() error { return e.Err }
 
-func newInspectError(err error) *InspectError {
+func newInspectError(err error, host string) *InspectError {
 	o, status := classify(err)
 	if o.Conclusive() {
 		// A 401, 403 or 404 on content the HEAD just found contradicts
 		// it (a tag moved, a registry misbehaving): not a prediction.
 		o = Unreachable
 	}
-	return &InspectError{Outcome: o, Status: status, Cause: cause(err), Err: err}
+	return &InspectError{Outcome: o, Status: status, Cause: cause(err, host), TLS: certificateError(err, host), Err: err}
 }
 
 // Inspect reads an image found by Resolve: its platforms (a GET of the
@@ -130,7 +132,7 @@ func (r *Resolver) Inspect(ctx context.Context, res Result, platforms []Platform
 	defer cancel()
 	info, err := r.inspect(ctx, res, platforms, wantConfig)
 	if err != nil {
-		return nil, newInspectError(err)
+		return nil, newInspectError(err, res.Registry)
 	}
 	return info, nil
 }

@@ -100,6 +100,9 @@ type Attempt struct {
 	MediaType string
 	// Cause explains an inconclusive outcome.
 	Cause string
+	// TLS is set when the registry's TLS certificate was refused (the
+	// outcome is then Unreachable): its Problem says why.
+	TLS *CertificateError
 
 	cred *Credential
 	// size is the manifest's size as the HEAD declared it (OK only): a GET
@@ -541,8 +544,9 @@ func (r *Resolver) head(ctx context.Context, ref name.Reference, host string, c 
 	// A puller keeps its auth handshake; after an error start afresh.
 	r.dropPuller(host, c)
 	at.Outcome, at.Status = classify(err)
+	at.TLS = certificateError(err, host)
 	if !at.Outcome.Conclusive() || at.Outcome == Unauthorized || at.Outcome == Forbidden {
-		at.Cause = cause(err)
+		at.Cause = cause(err, host)
 	}
 }
 
