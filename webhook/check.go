@@ -47,8 +47,9 @@ func (r *Report) Count(s policy.Severity) int {
 
 // CheckDocuments reviews the workloads among the documents. Objects of other
 // kinds are read without complaint. Errors locate input nobackoff cannot
-// use: undecodable workloads, unreadable nobackoff annotations, workload
-// kinds at an API version no longer served.
+// use: undecodable workloads, pod specs the API server would reject
+// (ValidateDocument), unreadable nobackoff annotations, workload kinds at
+// an API version no longer served.
 func CheckDocuments(ctx context.Context, e *Engine, docs []Document) (*Report, []error) {
 	rep := &Report{Read: len(docs)}
 	var errs []error
@@ -93,6 +94,11 @@ func CheckDocuments(ctx context.Context, e *Engine, docs []Document) (*Report, [
 			continue
 		}
 		res := *results[i]
+		// Read from a file, the object never met the API server's
+		// validation: report what it would reject.
+		for _, fe := range ValidateDocument(d, w) {
+			errs = append(errs, &ManifestError{Where: d.Where(), Err: fe})
+		}
 		for _, ie := range res.Invalid {
 			errs = append(errs, &ManifestError{Where: d.Where(), Err: ie})
 		}
