@@ -378,6 +378,12 @@ func truthCases(reg, private string) []truthCase {
 			pod: container(app, "env: [{name: JAVA_TOOL_OPTIONS, value: -Xmx256m}]")},
 		{name: "heap-within-limit", story: "JAVA_TOOL_OPTIONS -Xmx32m, memory limit 128Mi",
 			pod: container(app, "env: [{name: JAVA_TOOL_OPTIONS, value: -Xmx32m}]", "resources: {limits: {memory: 128Mi}}", readiness)},
+		{name: "java-opts-unread", story: "JAVA_OPTS -Xmx256m, memory limit 64Mi, image Entrypoint starts java directly",
+			pod: container(reg+"/truth/app:java", "env: [{name: JAVA_OPTS, value: -Xmx256m}]", readiness)},
+		{name: "command-builtin", story: "command [\"exit\", \"1\"]: a shell builtin, not a program",
+			pod: container(app, `command: ["exit", "1"]`)},
+		{name: "command-one-element", story: "command [\"/app -listen :8080\"]: a whole command line in one element",
+			pod: container(app, `command: ["/app -listen :8080"]`)},
 	}
 }
 
@@ -524,6 +530,9 @@ func pushTruthImages(t *testing.T, reg, private *testregistry.Distribution) {
 	push(t, reg, anon, "truth/app:no-entrypoint", app.index(t, v1.Config{User: "1000"}, amd64, arm64))
 	push(t, reg, anon, "truth/app:arm64-only", app.index(t, nonRoot, arm64))
 	push(t, reg, anon, "truth/arm64:1.0", app.image(t, arm64, nonRoot))
+	// Started the way Jib's and distroless images start java: no launch
+	// script, so nothing reads JAVA_OPTS.
+	push(t, reg, anon, "truth/app:java", app.index(t, v1.Config{Entrypoint: []string{"/usr/bin/java", "-jar", "/app.jar"}, User: "1000"}, amd64, arm64))
 	push(t, private, ci, "team/app:1.0", app.index(t, nonRoot, amd64, arm64))
 }
 

@@ -37,6 +37,7 @@ func NewCatalog(o Options) *Catalog {
 			timeoutExceedsPeriod{},
 			memoryLimitMissing{},
 			heapExceedsLimit{},
+			commandNotFound{},
 		}, imageChecks()...),
 		severity: o.Severity,
 	}

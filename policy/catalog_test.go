@@ -31,6 +31,7 @@ var allIDs = map[ID]string{
 	ImageLookupInconclusive:     "image.lookup-inconclusive",
 	ImageNoCommand:              "image.no-command",
 	ImageRunsAsRoot:             "image.runs-as-root",
+	CommandNotFound:             "command.not-found",
 }
 
 func TestIDStrings(t *testing.T) {
@@ -39,15 +40,15 @@ func TestIDStrings(t *testing.T) {
 			t.Errorf("ID constant %q, want the published %q", id, s)
 		}
 	}
-	if len(allIDs) != 18 {
-		t.Errorf("%d distinct ID constants, want the catalog's 18", len(allIDs))
+	if len(allIDs) != 19 {
+		t.Errorf("%d distinct ID constants, want the catalog's 19", len(allIDs))
 	}
 }
 
 func TestCatalogIDs(t *testing.T) {
 	c := NewCatalog(Options{})
 	seen := map[ID]bool{}
-	shape := regexp.MustCompile(`^(image|probe|resources)\.[a-z]+(-[a-z]+)*$`)
+	shape := regexp.MustCompile(`^(image|probe|resources|command)\.[a-z]+(-[a-z]+)*$`)
 	for _, ch := range c.Checks() {
 		if seen[ch.ID()] {
 			t.Errorf("ID %s appears twice in the catalog", ch.ID())
@@ -142,9 +143,9 @@ func TestCatalogSeverityOverrideOnRealFindings(t *testing.T) {
 		}
 	}
 	want := map[ID][]Severity{
-		ImageMutableTag:             {Error},   // info, overridden
-		ProbePortNotFound:           {Error},   // warning for liveness, overridden
-		ResourcesMemoryLimitMissing: {Warning}, // not overridden
+		ImageMutableTag:             {Error}, // info, overridden
+		ProbePortNotFound:           {Error}, // warning for liveness, overridden
+		ResourcesMemoryLimitMissing: {Info},  // not overridden
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("severities after override = %v, want %v", got, want)
@@ -252,6 +253,7 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 		ProbeTimeoutExceedsPeriod:   func(c *corev1.Container) { c.ReadinessProbe.TimeoutSeconds = 10 },
 		ResourcesMemoryLimitMissing: func(c *corev1.Container) { c.Resources = corev1.ResourceRequirements{} },
 		ResourcesHeapExceedsLimit:   func(c *corev1.Container) { c.Env = env("GOMEMLIMIT", "1GiB") },
+		CommandNotFound:             func(c *corev1.Container) { c.Command = []string{"exit", "1"} },
 	}
 	// Registry facts of the good pod: found, runnable on the nodes, with a
 	// numeric user and an entrypoint.

@@ -31,6 +31,8 @@ const (
 	ImageLookupInconclusive ID = "image.lookup-inconclusive"
 	ImageNoCommand          ID = "image.no-command"
 	ImageRunsAsRoot         ID = "image.runs-as-root"
+
+	CommandNotFound ID = "command.not-found"
 )
 
 // PublishedIDs is every check ID of the published catalog, including
@@ -43,6 +45,7 @@ func PublishedIDs() map[ID]bool {
 		ProbePortNotFound, ProbePortNotDeclared, ProbeTimeoutExceedsPeriod, ResourcesMemoryLimitMissing,
 		ResourcesHeapExceedsLimit, ImageTagNotFound, ImageRepositoryNotFound, ImageUnauthorized, ImageForbidden,
 		ImagePullSecretMissing, ImagePlatformMismatch, ImageLookupInconclusive, ImageNoCommand, ImageRunsAsRoot,
+		CommandNotFound,
 	} {
 		ids[id] = true
 	}

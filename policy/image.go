@@ -9,6 +9,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nobackoff/nobackoff/internal/imageref"
 )
@@ -236,8 +237,20 @@ func (mutableTag) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			what = "uses :latest"
 		}
 		out = append(out, c.Finding(ImageMutableTag, Info, "image",
-			fmt.Sprintf("image %s %s: each pull may get a different image, and it is pulled on every start", c.Image, what),
+			fmt.Sprintf("image %s %s: %s", c.Image, what, mutableTagEffect(c.ImagePullPolicy)),
 			"pin a version tag or a digest (image@sha256:...)"))
 	}
 	return out, nil
+}
+
+// mutableTagEffect says what a tag that moves does under the container's
+// pull policy (unset means Always for :latest or no tag).
+func mutableTagEffect(policy corev1.PullPolicy) string {
+	switch policy {
+	case corev1.PullIfNotPresent:
+		return "each node keeps whichever image it pulled first, so pods on different nodes may run different images"
+	case corev1.PullNever:
+		return "each node runs whatever image it holds under that name, so pods on different nodes may run different images"
+	}
+	return "it is pulled on every start, and each pull may get a different image"
 }

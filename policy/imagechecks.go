@@ -124,9 +124,25 @@ func unauthorized(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 		msg = fmt.Sprintf("%s rejected %s: %s", l.Repository, credentialsSaid(l), pullEffect(c))
 		fix = "update the secret's credentials for this registry"
 	}
+	if len(l.Unattached) > 0 {
+		msg += fmt.Sprintf("; secret %q in the namespace has credentials for it but is attached neither to the pod nor to its ServiceAccount", l.Unattached[0])
+		fix = fmt.Sprintf("add {name: %s} to the pod's imagePullSecrets", l.Unattached[0])
+		if l.ServiceAccount != "" {
+			fix += fmt.Sprintf(", or to ServiceAccount %s's", l.ServiceAccount)
+		}
+	}
 	f := c.Finding(ImageUnauthorized, Error, "image", msg, fix)
 	f.Suggestion = l.Suggestion
 	return &f
+}
+
+// namespaceName writes a namespace for a message; a manifest without one
+// lands in the current namespace of whoever applies it.
+func namespaceName(ns string) string {
+	if ns == "" {
+		return "(the one applied to)"
+	}
+	return ns
 }
 
 func forbidden(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
@@ -147,6 +163,11 @@ func lookupInconclusive(_ *Pod, c ContainerRef, l *ImageLookup) *Finding {
 	case LookupUnreachable, LookupTimedOut:
 		why = "the registry could not be reached"
 		switch {
+		case l.Certificate != "":
+			why = "its TLS certificate was refused"
+			if l.ContentUnread {
+				why = "the image exists, but its content could not be read: its TLS certificate was refused"
+			}
 		case l.ContentUnread:
 			why = "the image exists, but its manifest or configuration could not be read"
 		case l.Outcome == LookupTimedOut:
@@ -326,10 +347,17 @@ func (pullSecretMissing) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			f = Finding{Check: ImagePullSecretMissing, Severity: Warning, Field: s.Field,
 				Message: fmt.Sprintf("pull secret %q%s is not of type kubernetes.io/dockerconfigjson or dockercfg (%s): the kubelet ignores it", s.Name, where, s.Detail),
 				Fix:     "recreate it with kubectl create secret docker-registry"}
-		default:
+		default: // SecretMissing
+			if len(s.OtherNamespaces) == 0 {
+				f = Finding{Check: ImagePullSecretMissing, Severity: Warning, Field: s.Field,
+					Message: fmt.Sprintf("pull secret %q%s does not exist: the kubelet pulls without it", s.Name, where),
+					Fix:     "create the secret in the pod's namespace, or remove the reference"}
+				break
+			}
 			f = Finding{Check: ImagePullSecretMissing, Severity: Warning, Field: s.Field,
-				Message: fmt.Sprintf("pull secret %q%s does not exist: the kubelet pulls without it", s.Name, where),
-				Fix:     "create the secret in the pod's namespace, or remove the reference"}
+				Message: fmt.Sprintf("pull secret %q%s does not exist in namespace %s, only in %s (secrets are not shared across namespaces): the kubelet pulls without it",
+					s.Name, where, namespaceName(s.Namespace), strings.Join(s.OtherNamespaces, ", ")),
+				Fix: fmt.Sprintf("create %q in namespace %s too (a copy of %s/%s)", s.Name, namespaceName(s.Namespace), s.OtherNamespaces[0], s.Name)}
 		}
 		out = append(out, f)
 	}

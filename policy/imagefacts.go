@@ -47,10 +47,23 @@ type ImageLookup struct {
 	Suggestion string
 	// Cause explains an inconclusive outcome.
 	Cause string
+	// Certificate names the problem with the registry's TLS certificate
+	// when that is why it could not be reached (certificate-expired,
+	// certificate-unknown-authority, certificate-wrong-host, ...); the
+	// Cause then says more. The nodes may trust what the webhook does not:
+	// the outcome stays inconclusive.
+	Certificate string
 	// ContentUnread marks an inconclusive outcome of an image that was
 	// found, but whose manifest or configuration could not be read (too
 	// large, too slow, refused).
 	ContentUnread bool
+	// Unattached names pull secrets of the pod's namespace that hold
+	// credentials for the image's registry but are attached neither to the
+	// pod nor to its ServiceAccount; set on authorization failures.
+	Unattached []string
+	// ServiceAccount is the ServiceAccount whose secrets the pod would use
+	// (when the pod lists none), to say where to attach one.
+	ServiceAccount string
 	// Image facts, present only when they were read (OK outcomes).
 	Platforms *PlatformFacts
 	Config    *ImageConfig
@@ -98,4 +111,10 @@ type PullSecretIssue struct {
 	// ServiceAccount is set when the secret was named by it.
 	ServiceAccount string
 	Detail         string
+	// OtherNamespaces lists namespaces that hold a pull secret of this
+	// name, when it is missing from the pod's: secrets are not shared
+	// across namespaces.
+	OtherNamespaces []string
+	// Namespace is the pod's namespace.
+	Namespace string
 }

@@ -40,6 +40,7 @@ var checkOutcomes = map[ID]Outcome{
 	ImagePlatformMismatch:      ImagePullBackOff,
 	ImageRunsAsRoot:            CreateContainerConfigError,
 	ImageNoCommand:             CreateContainerError,
+	CommandNotFound:            CrashLoopBackOff,
 	ProbeLivenessTooAggressive: CrashLoopBackOff,
 	ProbePortNotFound:          NeverReady,
 	ResourcesHeapExceedsLimit:  OOMKilled,

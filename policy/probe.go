@@ -206,11 +206,44 @@ func (livenessEqualsReadiness) Check(_ context.Context, p *Pod) ([]Finding, erro
 		if timingOf(l) != timingOf(r) || !equality.Semantic.DeepEqual(handlerOf(l), handlerOf(r)) {
 			continue
 		}
-		out = append(out, c.Finding(ProbeLivenessEqualsReadines, Warning, "livenessProbe",
-			"liveness and readiness probes are identical: a busy pod is restarted just as it leaves the Service",
-			"give liveness a higher failureThreshold or a cheaper endpoint than readiness"))
+		sev, msg, ok := identicalProbesRisk(handlerOf(l))
+		if !ok {
+			continue
+		}
+		fail := timingOf(r).Failure
+		out = append(out, c.Finding(ProbeLivenessEqualsReadines, sev, "livenessProbe", msg,
+			fmt.Sprintf("give liveness a cheaper check of the process alone, or a failureThreshold above readiness's %d (e.g. %d)",
+				fail, 2*fail)))
 	}
 	return out, nil
+}
+
+// identicalProbesRisk says what identical liveness and readiness probes
+// risk, by handler. Both fail at the same moment, so whatever makes the
+// pod unready also restarts it. That matters only for a check that can fail
+// while the process is sound:
+//   - httpGet: readiness endpoints often check dependencies, and a busy
+//     process answers late (timeoutSeconds defaults to 1 s): every pod is
+//     restarted when a shared database is down or traffic peaks;
+//   - exec: a new process in the container, slow to start under CPU
+//     throttling, with the same 1 s timeout;
+//   - grpc: the standard health service answers from a status the server
+//     holds in memory; it fails when the server cannot answer at all, when
+//     a restart is the remedy anyway: advice only;
+//   - tcpSocket: the kernel completes the handshake from the listen queue
+//     however busy the process is; a refused connection means nothing
+//     listens, which a restart may cure: no risk, no finding.
+func identicalProbesRisk(h corev1.ProbeHandler) (Severity, string, bool) {
+	const what = "liveness and readiness probes are identical: "
+	switch {
+	case h.HTTPGet != nil:
+		return Warning, what + "when the endpoint fails (a dependency down, a busy process) the pod is restarted, not only taken out of the Service", true
+	case h.Exec != nil:
+		return Warning, what + "when the command fails or times out under load the pod is restarted, not only taken out of the Service", true
+	case h.GRPC != nil:
+		return Info, what + "a server too busy to answer its health service is restarted, not only taken out of the Service", true
+	}
+	return Info, "", false
 }
 
 type portNotFound struct{}
@@ -313,17 +346,31 @@ func (portNotDeclared) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			continue
 		}
 		var declared []string
+		near := int32(0)
 		for _, cp := range c.Ports {
 			declared = append(declared, strconv.Itoa(int(cp.ContainerPort)))
+			if near == 0 && oneSlipApart(strconv.Itoa(int(port)), strconv.Itoa(int(cp.ContainerPort))) {
+				near = cp.ContainerPort
+			}
 		}
 		effect := "restart loop if nothing listens there"
 		if np.kind != "liveness" {
 			effect = "never Ready if nothing listens there"
 		}
+		// Declaring ports is documentation: an admin or metrics port often
+		// goes undeclared. A port one keystroke from a declared one is
+		// likely a slip; any other is only worth a look.
+		if near == 0 {
+			out = append(out, c.Finding(ProbePortNotDeclared, Info, np.field+"."+pp.field,
+				fmt.Sprintf("%s probe port %d is not among the container's ports (%s): %s",
+					np.kind, port, strings.Join(declared, ", "), effect),
+				fmt.Sprintf("declare containerPort: %d so the probe's target is explicit", port)))
+			continue
+		}
 		out = append(out, c.Finding(ProbePortNotDeclared, Warning, np.field+"."+pp.field,
-			fmt.Sprintf("%s probe port %d is not among the container's ports (%s): %s",
-				np.kind, port, strings.Join(declared, ", "), effect),
-			fmt.Sprintf("probe a declared port, or declare containerPort: %d", port)))
+			fmt.Sprintf("%s probe port %d is not among the container's ports (%s) but one keystroke from %d: %s",
+				np.kind, port, strings.Join(declared, ", "), near, effect),
+			fmt.Sprintf("probe port %d, or declare containerPort: %d if the app listens there", near, port)))
 	}
 	return out, nil
 }
@@ -346,4 +393,35 @@ func (timeoutExceedsPeriod) Check(_ context.Context, p *Pod) ([]Finding, error) 
 			fmt.Sprintf("set timeoutSeconds below periodSeconds, e.g. timeoutSeconds: %d", max(1, t.Period/2))))
 	}
 	return out, nil
+}
+
+// oneSlipApart reports whether two port numbers differ by one keystroke:
+// one digit changed, added or dropped, or two neighbours swapped.
+func oneSlipApart(a, b string) bool {
+	if a == b {
+		return false
+	}
+	switch len(a) - len(b) {
+	case 0:
+		diff := []int{}
+		for i := range len(a) {
+			if a[i] != b[i] {
+				diff = append(diff, i)
+			}
+		}
+		if len(diff) == 1 {
+			return true
+		}
+		return len(diff) == 2 && diff[1] == diff[0]+1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]]
+	case 1:
+		a, b = b, a
+		fallthrough
+	case -1: // b is a with one digit added
+		for i := range len(b) {
+			if b[:i]+b[i+1:] == a {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -191,11 +191,13 @@ func TestLivenessEqualsReadiness(t *testing.T) {
 			want: []want{{Warning, field, "app"}}},
 		{name: "explicit defaults vs zero", spec: pair(withDefaults(httpProbe("/healthz", port(8080))), httpProbe("/healthz", port(8080))),
 			want: []want{{Warning, field, "app"}}},
-		{name: "zero vs explicit defaults", spec: pair(tcpProbe(named("http")), withDefaults(tcpProbe(named("http")))),
+		{name: "zero vs explicit defaults", spec: pair(execProbe("cat", "/tmp/ok"), withDefaults(execProbe("cat", "/tmp/ok"))),
 			want: []want{{Warning, field, "app"}}},
+		// The kernel accepts a TCP connection however busy the process is.
+		{name: "identical tcpSocket", spec: pair(tcpProbe(named("http")), withDefaults(tcpProbe(named("http"))))},
 		{name: "identical exec", spec: pair(execProbe("cat", "/tmp/ok"), execProbe("cat", "/tmp/ok")),
 			want: []want{{Warning, field, "app"}}},
-		{name: "identical grpc", spec: pair(grpcProbe(9000), grpcProbe(9000)), want: []want{{Warning, field, "app"}}},
+		{name: "identical grpc", spec: pair(grpcProbe(9000), grpcProbe(9000)), want: []want{{Info, field, "app"}}},
 		{name: "different failureThreshold", spec: pair(timed(httpProbe("/healthz", port(8080)), 0, 0, 6), httpProbe("/healthz", port(8080)))},
 		{name: "different periodSeconds", spec: pair(timed(httpProbe("/healthz", port(8080)), 0, 20, 0), httpProbe("/healthz", port(8080)))},
 		{name: "different initialDelaySeconds", spec: pair(timed(httpProbe("/healthz", port(8080)), 30, 0, 0), httpProbe("/healthz", port(8080)))},
@@ -337,11 +339,13 @@ func TestPortNotDeclared(t *testing.T) {
 		spec corev1.PodSpec
 		want []want
 	}{
-		{"liveness on an undeclared port", withPorts(web, func(c *corev1.Container) { c.LivenessProbe = httpProbe("/", port(9090)) }),
+		{"liveness on an undeclared port", withPorts(web, func(c *corev1.Container) { c.LivenessProbe = httpProbe("/", port(8081)) }),
 			[]want{{Warning, base + "livenessProbe.httpGet.port", "app"}}},
-		{"readiness on an undeclared port", withPorts(web, func(c *corev1.Container) { c.ReadinessProbe = tcpProbe(port(9090)) }),
+		{"liveness on an unrelated undeclared port", withPorts(web, func(c *corev1.Container) { c.LivenessProbe = httpProbe("/", port(9090)) }),
+			[]want{{Info, base + "livenessProbe.httpGet.port", "app"}}},
+		{"readiness on an undeclared port", withPorts(web, func(c *corev1.Container) { c.ReadinessProbe = tcpProbe(port(8008)) }),
 			[]want{{Warning, base + "readinessProbe.tcpSocket.port", "app"}}},
-		{"startup on an undeclared port", withPorts(web, func(c *corev1.Container) { c.StartupProbe = httpProbe("/", port(9090)) }),
+		{"startup on an undeclared port", withPorts(web, func(c *corev1.Container) { c.StartupProbe = httpProbe("/", port(808)) }),
 			[]want{{Warning, base + "startupProbe.httpGet.port", "app"}}},
 		{"container declares no ports", withPorts(nil, func(c *corev1.Container) { c.LivenessProbe = httpProbe("/", port(8080)) }),
 			[]want{{Info, base + "livenessProbe.httpGet.port", "app"}}},
@@ -349,14 +353,14 @@ func TestPortNotDeclared(t *testing.T) {
 			c.LivenessProbe = httpProbe("/", port(8080))
 			c.ReadinessProbe = tcpProbe(port(8080))
 		}), nil},
-		{"grpc port undeclared", withPorts(web, func(c *corev1.Container) { c.LivenessProbe = grpcProbe(9000) }),
+		{"grpc port undeclared", withPorts(web, func(c *corev1.Container) { c.LivenessProbe = grpcProbe(8180) }),
 			[]want{{Warning, base + "livenessProbe.grpc.port", "app"}}},
 		{"grpc port undeclared, no ports", withPorts(nil, func(c *corev1.Container) { c.ReadinessProbe = grpcProbe(9000) }),
 			[]want{{Info, base + "readinessProbe.grpc.port", "app"}}},
 		{"grpc port declared", withPorts(ports(cport("grpc", 9000)), func(c *corev1.Container) { c.LivenessProbe = grpcProbe(9000) }), nil},
 		{"named port resolving to a declared port", withPorts(web, func(c *corev1.Container) { c.LivenessProbe = httpProbe("/", named("web")) }), nil},
 		{"named port not found is left to port-not-found", withPorts(web, func(c *corev1.Container) { c.LivenessProbe = httpProbe("/", named("http")) }), nil},
-		{"numeric string undeclared", withPorts(web, func(c *corev1.Container) { c.ReadinessProbe = httpProbe("/", named("9090")) }),
+		{"numeric string undeclared", withPorts(web, func(c *corev1.Container) { c.ReadinessProbe = httpProbe("/", named("18080")) }),
 			[]want{{Warning, base + "readinessProbe.httpGet.port", "app"}}},
 		{"numeric string declared", withPorts(web, func(c *corev1.Container) { c.ReadinessProbe = httpProbe("/", named("8080")) }), nil},
 		{"httpGet host set", withPorts(web, func(c *corev1.Container) {
@@ -440,5 +444,20 @@ func TestTimeoutExceedsPeriod(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			runAndAssert(t, Options{}, ProbeTimeoutExceedsPeriod, podOf(tc.spec), tc.want)
 		})
+	}
+}
+
+func TestOneSlipApart(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"8080", "8081", true}, {"8080", "8008", true}, {"8080", "808", true}, {"808", "8080", true},
+		{"8080", "18080", true}, {"8080", "8080", false}, {"8080", "9090", false}, {"8686", "9598", false},
+		{"8080", "0808", false}, {"80", "8080", false},
+	} {
+		if got := oneSlipApart(tc.a, tc.b); got != tc.want {
+			t.Errorf("oneSlipApart(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
 	}
 }

@@ -17,27 +17,27 @@ func TestMemoryLimitMissing(t *testing.T) {
 		spec corev1.PodSpec
 		want []want
 	}{
-		{"no resources", one(corev1.ResourceRequirements{}), []want{{Warning, field, "app"}}},
+		{"no resources", one(corev1.ResourceRequirements{}), []want{{Info, field, "app"}}},
 		{"pod-level memory limit", func() corev1.PodSpec {
 			s := one(corev1.ResourceRequirements{})
 			s.Resources = &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
 			return s
 		}(), nil},
 		{"memory request only", one(corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}}),
-			[]want{{Warning, field, "app"}}},
+			[]want{{Info, field, "app"}}},
 		{"cpu limit only", one(corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}}),
-			[]want{{Warning, field, "app"}}},
+			[]want{{Info, field, "app"}}},
 		{"memory limit", one(memLimit("512Mi")), nil},
 		{"memory and cpu limits", one(corev1.ResourceRequirements{Limits: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1G")}}), nil},
 		{"init container without a limit", corev1.PodSpec{
 			InitContainers: []corev1.Container{{Name: "migrate", Image: "flyway/flyway:10"}},
 			Containers:     []corev1.Container{{Name: "app", Image: "nginx", Resources: memLimit("256Mi")}},
-		}, []want{{Warning, tmpl + ".initContainers[0].resources.limits.memory", "migrate"}}},
+		}, nil}, // runs to completion before the app starts
 		{"sidecar without a limit", corev1.PodSpec{
 			InitContainers: []corev1.Container{{Name: "proxy", Image: "envoy", RestartPolicy: &always}},
 			Containers:     []corev1.Container{{Name: "app", Image: "nginx", Resources: memLimit("256Mi")}},
-		}, []want{{Warning, tmpl + ".initContainers[0].resources.limits.memory", "proxy"}}},
+		}, []want{{Info, tmpl + ".initContainers[0].resources.limits.memory", "proxy"}}},
 		{"ephemeral containers never", corev1.PodSpec{
 			Containers: []corev1.Container{{Name: "app", Image: "nginx", Resources: memLimit("256Mi")}},
 			EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
@@ -49,8 +49,7 @@ func TestMemoryLimitMissing(t *testing.T) {
 			EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 				Name: "debug", Image: "busybox"}}},
 		}, []want{
-			{Warning, tmpl + ".initContainers[0].resources.limits.memory", "init"},
-			{Warning, tmpl + ".containers[1].resources.limits.memory", "b"},
+			{Info, tmpl + ".containers[1].resources.limits.memory", "b"},
 		}},
 	}
 	for _, tc := range tests {
@@ -78,6 +77,9 @@ func TestHeapExceedsLimit(t *testing.T) {
 	}
 	base := tmpl + ".containers[0]."
 	hit := func(sub string) []want { return []want{{Error, base + sub, "app"}} }
+	near := func(sub string) []want { return []want{{Warning, base + sub, "app"}} }
+	maybe := near
+	blind := func(sub string) []want { return []want{{Info, base + sub, "app"}} }
 
 	tests := []struct {
 		name string
@@ -101,14 +103,28 @@ func TestHeapExceedsLimit(t *testing.T) {
 		{name: "-Xmx1g equals 1Gi", spec: one("1Gi", args("-Xmx1g")), want: hit("args[0]")},
 		{name: "-Xmx1048576k equals 1Gi", spec: one("1Gi", args("-Xmx1048576k")), want: hit("args[0]")},
 		{name: "-Xmx in bytes equals 1Gi", spec: one("1Gi", args("-Xmx1073741824")), want: hit("args[0]")},
-		{name: "-Xmx in bytes one below 1Gi", spec: one("1Gi", args("-Xmx1073741823"))},
+		{name: "-Xmx in bytes one below 1Gi leaves no room", spec: one("1Gi", args("-Xmx1073741823")), want: near("args[0]")},
+		{name: "-Xmx at 75% of 1Gi", spec: one("1Gi", args("-Xmx768m"))},
+		{name: "-Xmx one MiB above 75% of 1Gi", spec: one("1Gi", args("-Xmx769m")), want: near("args[0]")},
+		{name: "small limit keeps 64Mi for the JVM", spec: one("256Mi", args("-Xmx200m")), want: near("args[0]")},
+		{name: "192Mi of 256Mi leaves 64Mi", spec: one("256Mi", args("-Xmx192m"))},
+		{name: "128Mi limit keeps 64Mi", spec: one("128Mi", args("-Xmx80m")), want: near("args[0]")},
+		{name: "node at 90% of the limit", spec: one("1Gi", func(c *corev1.Container) {
+			c.Command = []string{"node", "--max-old-space-size=920", "server.js"}
+		}), want: near("command[1]")},
+		{name: "node at 75% of the limit", spec: one("1Gi", func(c *corev1.Container) {
+			c.Command = []string{"node", "--max-old-space-size=768", "server.js"}
+		})},
+		{name: "GOMEMLIMIT at 95% of the limit", spec: one("1Gi", func(c *corev1.Container) { c.Env = env("GOMEMLIMIT", "972MiB") })},
+		{name: "small limit, 160Mi of 256Mi", spec: one("256Mi", args("-Xmx160m"))},
 		{name: "-Xmx768m below 1Gi", spec: one("1Gi", args("-Xmx768m", "-jar", "app.jar"))},
 		{name: "-Xmx2G uppercase unit", spec: one("1Gi", args("-Xmx2G")), want: hit("args[0]")},
 		{name: "-Xmx1t", spec: one("64Gi", args("-Xmx1t")), want: hit("args[0]")},
 		{name: "-XX:MaxHeapSize=2g", spec: one("1Gi", args("-XX:MaxHeapSize=2g", "-jar", "app.jar")), want: hit("args[0]")},
 		{name: "-XX:MaxHeapSize=512m", spec: one("1Gi", args("-XX:MaxHeapSize=512m"))},
 		{name: "-Xmx1000m above a decimal 1G limit", spec: one("1G", args("-Xmx1000m")), want: hit("args[0]")},
-		{name: "-Xmx900m below a decimal 1G limit", spec: one("1G", args("-Xmx900m"))},
+		{name: "-Xmx900m below a decimal 1G limit leaves too little", spec: one("1G", args("-Xmx900m")), want: near("args[0]")},
+		{name: "-Xmx700m below a decimal 1G limit", spec: one("1G", args("-Xmx700m"))},
 		{name: "flag in command", spec: one("1Gi", func(c *corev1.Container) { c.Command = []string{"java", "-Xmx2g", "-jar", "app.jar"} }),
 			want: hit("command[1]")},
 		{name: "-Xms is not a ceiling", spec: one("1Gi", args("-Xms2g"))},
@@ -147,7 +163,7 @@ func TestHeapExceedsLimit(t *testing.T) {
 		{name: "JAVA_OPTS read by a launch script", spec: one("1Gi", func(c *corev1.Container) {
 			c.Command = []string{"/opt/app/bin/start.sh"}
 			c.Env = env("JAVA_OPTS", "-Xmx1g")
-		}), want: hit("env[0].value")},
+		}), want: maybe("env[0].value")},
 		{name: "JAVA_OPTS ignored when java runs directly", spec: one("1Gi", func(c *corev1.Container) {
 			c.Args = []string{"-jar", "/app.jar"}
 			c.Env = env("JAVA_OPTS", "-Xmx2g")
@@ -159,7 +175,7 @@ func TestHeapExceedsLimit(t *testing.T) {
 		{name: "ES_JAVA_OPTS on an Elasticsearch image", spec: one("2Gi", func(c *corev1.Container) {
 			c.Command = nil
 			c.Env = env("ES_JAVA_OPTS", "-Xms2g -Xmx2g")
-		}), want: hit("env[0].value")},
+		}), want: blind("env[0].value")},
 		{name: "node flag after the script goes to the script", spec: one("2Gi", func(c *corev1.Container) {
 			c.Command = []string{"node", "dist/main.js", "--max-old-space-size=4096"}
 		})},
@@ -193,6 +209,18 @@ func TestHeapExceedsLimit(t *testing.T) {
 		{name: "JAVA_OPTS after JAVA_TOOL_OPTIONS", spec: one("1Gi", func(c *corev1.Container) {
 			c.Command = []string{"/docker-entrypoint.sh"}
 			c.Env = env("JAVA_OPTS", "-Xmx2g", "JAVA_TOOL_OPTIONS", "-Xmx512m")
+		}), want: maybe("env[0].value")},
+		{name: "catalina.sh reads CATALINA_OPTS", spec: one("1Gi", func(c *corev1.Container) {
+			c.Command = []string{"catalina.sh", "run"}
+			c.Env = env("CATALINA_OPTS", "-Xmx1g")
+		}), want: hit("env[0].value")},
+		{name: "a shell line expanding another variable", spec: one("1Gi", func(c *corev1.Container) {
+			c.Command = []string{"sh", "-c", "exec java $JAVA_OPTS_EXTRA -jar /app.jar"}
+			c.Env = env("JAVA_OPTS", "-Xmx2g")
+		}), want: maybe("env[0].value")},
+		{name: "a shell line expanding ${JAVA_OPTS}", spec: one("1Gi", func(c *corev1.Container) {
+			c.Command = []string{"sh", "-c", "exec java ${JAVA_OPTS} -jar /app.jar"}
+			c.Env = env("JAVA_OPTS", "-Xmx2g")
 		}), want: hit("env[0].value")},
 		{name: "duplicate env var, last definition wins", spec: one("1Gi", func(c *corev1.Container) {
 			c.Env = env("JAVA_TOOL_OPTIONS", "-Xmx512m", "JAVA_TOOL_OPTIONS", "-Xmx2g")
@@ -395,5 +423,71 @@ func TestExpandVars(t *testing.T) {
 		if got, ok := expandVars(tc.in, e.values, maxExpandedValue); !ok || got != tc.want {
 			t.Errorf("expandVars(%q) = %q, %v; want %q, true", tc.in, got, ok, tc.want)
 		}
+	}
+}
+
+// TestHeapLaunchScripts decides from the image's Entrypoint and Cmd whether
+// a launch-script variable is read: never an error when it cannot be told.
+func TestHeapLaunchScripts(t *testing.T) {
+	const image = "registry.example.com/shop/ledger:1.4.0"
+	jib := &ImageConfig{Entrypoint: []string{"java", "-cp", "@/app/jib-classpath-file", "com.example.Ledger"}}
+	distroless := &ImageConfig{Entrypoint: []string{"/usr/bin/java", "-jar"}, Cmd: []string{"/app/app.jar"}}
+	tomcat := &ImageConfig{Cmd: []string{"catalina.sh", "run"}}
+	script := &ImageConfig{Entrypoint: []string{"/docker-entrypoint.sh"}, Cmd: []string{"start"}}
+	shell := &ImageConfig{Entrypoint: []string{"/bin/sh", "-c", "exec java $JAVA_OPTS -jar /app/app.jar"}}
+	jibXmx := &ImageConfig{Entrypoint: []string{"java", "-Xmx2g", "-cp", "/app/classes", "com.example.Ledger"}}
+	field := tmpl + ".containers[0]."
+	tests := []struct {
+		name    string
+		lookup  *ImageLookup // nil: offline
+		mod     func(*corev1.Container)
+		sev     Severity
+		field   string
+		outcome Outcome
+		none    bool
+	}{
+		{name: "Jib entrypoint never reads JVM_OPTS", lookup: &ImageLookup{Outcome: LookupOK, Config: jib}, none: true},
+		{name: "distroless java -jar never reads JVM_OPTS", lookup: &ImageLookup{Outcome: LookupOK, Config: distroless}, none: true},
+		{name: "a shell entrypoint expanding the variable", lookup: &ImageLookup{Outcome: LookupOK, Config: shell},
+			mod: func(c *corev1.Container) { c.Env[0].Name = "JAVA_OPTS" }, sev: Error, field: "env[0].value", outcome: OOMKilled},
+		{name: "catalina.sh from the image's Cmd", lookup: &ImageLookup{Outcome: LookupOK, Config: tomcat},
+			mod: func(c *corev1.Container) { c.Env[0].Name = "CATALINA_OPTS" }, sev: Error, field: "env[0].value", outcome: OOMKilled},
+		{name: "an entrypoint script that may read it", lookup: &ImageLookup{Outcome: LookupOK, Config: script},
+			sev: Warning, field: "env[0].value"},
+		{name: "offline", sev: Info, field: "env[0].value"},
+		{name: "lookup inconclusive", lookup: &ImageLookup{Outcome: LookupTimedOut}, sev: Info, field: "env[0].value"},
+		{name: "the pod's command decides over the image", lookup: &ImageLookup{Outcome: LookupOK, Config: script},
+			mod: func(c *corev1.Container) { c.Command = []string{"java", "-jar", "/app/app.jar"} }, none: true},
+		{name: "args after a Jib entrypoint go to the app", lookup: &ImageLookup{Outcome: LookupOK, Config: jib},
+			mod: func(c *corev1.Container) { c.Env = nil; c.Args = []string{"-Xmx2g"} }, none: true},
+		{name: "the image's own -Xmx above the limit", lookup: &ImageLookup{Outcome: LookupOK, Config: jibXmx},
+			mod: func(c *corev1.Container) { c.Env = nil }, sev: Error, field: "image", outcome: OOMKilled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := corev1.Container{Name: "app", Image: image, Resources: memLimit("512Mi"),
+				Env: []corev1.EnvVar{{Name: "JVM_OPTS", Value: "-Xms256m -Xmx512m"}}}
+			if tc.mod != nil {
+				tc.mod(&c)
+			}
+			p := podOf(corev1.PodSpec{Containers: []corev1.Container{c}})
+			if tc.lookup != nil {
+				p.Images = map[string]*ImageLookup{image: tc.lookup}
+			}
+			got := run(t, Options{}, ResourcesHeapExceedsLimit, p)
+			if tc.none {
+				if len(got) != 0 {
+					t.Fatalf("findings %+v, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("findings %+v, want one", got)
+			}
+			f := got[0]
+			if f.Severity != tc.sev || f.Field != field+tc.field || f.Outcome != tc.outcome {
+				t.Errorf("got %s %s outcome %q, want %s %s outcome %q", f.Severity, f.Field, f.Outcome, tc.sev, field+tc.field, tc.outcome)
+			}
+		})
 	}
 }
