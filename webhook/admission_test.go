@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/nobackoff/nobackoff/policy"
@@ -38,12 +39,17 @@ func deployment() *appsv1.Deployment {
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{
 					{Name: "app", Image: "NGINX:1.27", Resources: limits("256Mi")},
-					{Name: "sidecar", Image: "envoyproxy/envoy:v1.31.2"},
+					{Name: "sidecar", Image: "envoyproxy/envoy:v1.31.2", // no memory limit: info only
+						LivenessProbe: sameProbe(), ReadinessProbe: sameProbe()}, // identical HTTP probes: a warning
 					{Name: "tools", Image: "busybox:latest", Resources: limits("32Mi")},
 				}},
 			},
 		},
 	}
+}
+
+func sameProbe() *corev1.Probe {
+	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(9901)}}}
 }
 
 func limits(mem string) corev1.ResourceRequirements {
@@ -140,7 +146,7 @@ func TestWarnModeAllowsWithWarnings(t *testing.T) {
 		t.Fatalf("warn mode denied: %+v", resp.Result)
 	}
 	got := warningIDs(t, resp.Warnings)
-	want := []string{"image.invalid-reference", "resources.memory-limit-missing"} // info never reaches kubectl
+	want := []string{"image.invalid-reference", "probe.liveness-equals-readiness"} // info never reaches kubectl
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("warnings %v, want %v", got, want)
 	}
@@ -170,7 +176,7 @@ func TestEnforceModeDenies(t *testing.T) {
 		!strings.Contains(resp.Result.Message, "fix: ") {
 		t.Errorf("denial message lacks check, field or fix: %q", resp.Result.Message)
 	}
-	if got := warningIDs(t, resp.Warnings); fmt.Sprint(got) != "[resources.memory-limit-missing]" {
+	if got := warningIDs(t, resp.Warnings); fmt.Sprint(got) != "[probe.liveness-equals-readiness]" {
 		t.Errorf("warnings with a denial: %v", got)
 	}
 	if resp.AuditAnnotations["verdict"] != verdictDenied {
@@ -185,7 +191,7 @@ func TestEnforceModeAllowsWarningsOnly(t *testing.T) {
 	if !resp.Allowed {
 		t.Fatalf("denied without error findings: %v", resp.Result)
 	}
-	if got := warningIDs(t, resp.Warnings); fmt.Sprint(got) != "[resources.memory-limit-missing]" {
+	if got := warningIDs(t, resp.Warnings); fmt.Sprint(got) != "[probe.liveness-equals-readiness]" {
 		t.Errorf("warnings %v", got)
 	}
 }
@@ -267,13 +273,13 @@ func TestNotCheckedRequests(t *testing.T) {
 func TestSkipAnnotation(t *testing.T) {
 	d := deployment()
 	d.Annotations = map[string]string{policy.SkipAnnotation: "image.invalid-reference"}
-	d.Spec.Template.Annotations = map[string]string{policy.SkipAnnotation: "resources.memory-limit-missing, image.mutable-tag"}
+	d.Spec.Template.Annotations = map[string]string{policy.SkipAnnotation: "probe.liveness-equals-readiness, image.mutable-tag"}
 	resp := post(t, newHandler(Enforce, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
 	if !resp.Allowed || len(resp.Warnings) > 0 {
 		t.Fatalf("exempted findings still reported: allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
 	}
 	ex := resp.AuditAnnotations["exempted"]
-	for _, id := range []string{"image.invalid-reference", "resources.memory-limit-missing", "image.mutable-tag"} {
+	for _, id := range []string{"image.invalid-reference", "probe.liveness-equals-readiness", "image.mutable-tag"} {
 		if !strings.Contains(ex, id+"@") {
 			t.Errorf("audit exempted %q lacks %s", ex, id)
 		}
@@ -290,7 +296,7 @@ func TestInvalidAnnotationsWarnNotDeny(t *testing.T) {
 	d := deployment()
 	d.Spec.Template.Spec.Containers[0].Image = "nginx:1.27"
 	d.Spec.Template.Annotations = map[string]string{
-		policy.SkipAnnotation:            "resources.memory-limit-missing,image.no-such-check",
+		policy.SkipAnnotation:            "probe.liveness-equals-readiness,image.no-such-check",
 		policy.ExpectedStartupAnnotation: "soon",
 	}
 	resp := post(t, newHandler(Enforce, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
@@ -315,7 +321,8 @@ func TestWarningLimits(t *testing.T) {
 	d := deployment()
 	var cs []corev1.Container
 	for i := range 60 {
-		cs = append(cs, corev1.Container{Name: fmt.Sprintf("container-with-a-long-name-%02d-%s", i, strings.Repeat("x", 30)), Image: "NGINX:1"})
+		cs = append(cs, corev1.Container{Name: fmt.Sprintf("container-with-a-long-name-%02d-%s", i, strings.Repeat("x", 30)), Image: "NGINX:1",
+			LivenessProbe: sameProbe(), ReadinessProbe: sameProbe()})
 	}
 	d.Spec.Template.Spec.Containers = cs
 	resp := post(t, newHandler(Warn, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
@@ -332,7 +339,7 @@ func TestWarningLimits(t *testing.T) {
 	if total > maxWarningsTotal {
 		t.Errorf("warnings total %d characters, over %d", total, maxWarningsTotal)
 	}
-	// 120 findings (invalid image and missing limit per container) cannot
+	// 120 findings (invalid image and identical probes per container) cannot
 	// fit: the last warning counts the rest.
 	last := resp.Warnings[len(resp.Warnings)-1]
 	var more int

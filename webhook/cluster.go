@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -107,6 +108,37 @@ func (c *InformerCluster) Secret(namespace, name string) (*corev1.Secret, bool) 
 		return s, true
 	}
 	return nil, false
+}
+
+// PullSecretNamespaces implements PullSecretIndex. It walks every pull
+// secret the cache holds; it runs only for a secret a pod misses.
+func (c *InformerCluster) PullSecretNamespaces(name string) []string {
+	var out []string
+	for _, l := range c.secrets {
+		all, err := l.List(labels.Everything())
+		if err != nil {
+			continue
+		}
+		for _, s := range all {
+			if s.Name == name {
+				out = append(out, s.Namespace)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PullSecrets implements PullSecretIndex.
+func (c *InformerCluster) PullSecrets(namespace string) []*corev1.Secret {
+	var out []*corev1.Secret
+	for _, l := range c.secrets {
+		if list, err := l.Secrets(namespace).List(labels.Everything()); err == nil {
+			out = append(out, list...)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // ServiceAccount implements ClusterView.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -30,8 +31,23 @@ type ClusterView interface {
 	NodePlatforms(spec *corev1.PodSpec) []registrycheck.Platform
 }
 
+// PullSecretIndex is what a ClusterView may also answer, to say where a
+// pull secret the pod misses is, or which one it forgot to attach.
+type PullSecretIndex interface {
+	// PullSecretNamespaces lists the namespaces holding a pull secret of
+	// this name, sorted.
+	PullSecretNamespaces(name string) []string
+	// PullSecrets lists the pull secrets of a namespace.
+	PullSecrets(namespace string) []*corev1.Secret
+}
+
+// maxOtherNamespaces bounds the namespaces a finding names.
+const maxOtherNamespaces = 3
+
 // Lookups gathers registry facts for reviews.
 type Lookups struct {
+	// Resolver looks images up. Without one, only the pull secrets the
+	// cluster view holds are judged (the CLI's --offline).
 	Resolver *registrycheck.Resolver
 	Cluster  ClusterView
 	// NodeKeyring stands in for the nodes' own credentials, tried after
@@ -125,8 +141,12 @@ func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
 		}
 		return
 	}
-	kr, issues, unknown, malformed := l.keyring(w)
+	kr, attached, issues, unknown, malformed := l.keyring(w)
 	pod.PullSecretIssues = issues
+	if l.Resolver == nil {
+		pod.Images = nil // secrets only: the registry checks stay silent
+		return
+	}
 	if malformed {
 		return // every pull of the pod fails; the secret finding says why
 	}
@@ -185,8 +205,52 @@ func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
 	wg.Wait()
 	for i, image := range order {
 		results[i].CredentialsUnknown = unknown
-		pod.Images[image] = results[i]
+		pod.Images[image] = l.withUnattached(w, results[i], attached)
 	}
+}
+
+// withUnattached adds to an authorization failure the pull secrets of the
+// namespace that hold credentials for the registry but that the pod does
+// not use. The facts may be shared: a copy is returned.
+func (l *Lookups) withUnattached(w *Workload, facts *policy.ImageLookup, attached map[string]bool) *policy.ImageLookup {
+	idx, ok := l.Cluster.(PullSecretIndex)
+	if !ok || (facts.Outcome != policy.LookupUnauthorized && facts.Outcome != policy.LookupForbidden) || facts.Repository == "" {
+		return facts
+	}
+	var names []string
+	for _, s := range idx.PullSecrets(w.Namespace) {
+		if attached[s.Name] {
+			continue
+		}
+		kr := registrycheck.NewKeyring()
+		if kr.AddSecret(s) != nil {
+			continue
+		}
+		if _, matched := kr.Lookup(facts.Repository); matched {
+			names = append(names, s.Name)
+		}
+	}
+	if len(names) == 0 {
+		return facts
+	}
+	sort.Strings(names)
+	out := *facts
+	out.Unattached = names
+	if len(w.Spec.ImagePullSecrets) == 0 {
+		out.ServiceAccount = serviceAccountOf(w.Spec)
+	}
+	return &out
+}
+
+// serviceAccountOf is the ServiceAccount a pod spec runs as.
+func serviceAccountOf(spec *corev1.PodSpec) string {
+	if spec.ServiceAccountName != "" {
+		return spec.ServiceAccountName
+	}
+	if spec.DeprecatedServiceAccount != "" {
+		return spec.DeprecatedServiceAccount
+	}
+	return "default"
 }
 
 // needsConfig reports whether a check needs the image configuration: the
@@ -214,21 +278,15 @@ func needsConfig(spec *corev1.PodSpec, c policy.ContainerRef) bool {
 // both). Secrets that cannot be used are reported; a malformed one fails
 // every pull of the pod. unknown is set when a referenced secret or a named
 // ServiceAccount was not found: the credentials are then not all known.
-func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []policy.PullSecretIssue, unknown, malformed bool) {
-	kr = registrycheck.NewKeyring()
+func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, attached map[string]bool, issues []policy.PullSecretIssue, unknown, malformed bool) {
+	kr, attached = registrycheck.NewKeyring(), map[string]bool{}
 	type ref struct{ name, field, sa string }
 	var refs []ref
 	for i, s := range w.Spec.ImagePullSecrets {
 		refs = append(refs, ref{s.Name, fmt.Sprintf("%s.imagePullSecrets[%d]", w.SpecPath, i), ""})
 	}
 	if len(refs) == 0 && !(l.PodSecretsFinal && w.Kind == "Pod") {
-		saName := w.Spec.ServiceAccountName
-		if saName == "" {
-			saName = w.Spec.DeprecatedServiceAccount
-		}
-		if saName == "" {
-			saName = "default"
-		}
+		saName := serviceAccountOf(w.Spec)
 		if sa, ok := l.Cluster.ServiceAccount(w.Namespace, saName); ok {
 			for _, s := range sa.ImagePullSecrets {
 				refs = append(refs, ref{s.Name, w.SpecPath + ".serviceAccountName", saName})
@@ -237,11 +295,23 @@ func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []poli
 			unknown = true // its secrets, if any, are not known
 		}
 	}
+	idx, _ := l.Cluster.(PullSecretIndex)
 	for _, r := range refs {
-		issue := policy.PullSecretIssue{Name: r.name, Field: r.field, ServiceAccount: r.sa}
+		attached[r.name] = true
+		issue := policy.PullSecretIssue{Name: r.name, Field: r.field, ServiceAccount: r.sa, Namespace: w.Namespace}
 		s, ok := l.Cluster.Secret(w.Namespace, r.name)
 		if !ok {
+			if l.Resolver == nil {
+				continue // secrets only: one not in the input may well be in the cluster
+			}
 			issue.Problem = policy.SecretMissing
+			if idx != nil {
+				for _, ns := range idx.PullSecretNamespaces(r.name) {
+					if ns != w.Namespace && len(issue.OtherNamespaces) < maxOtherNamespaces {
+						issue.OtherNamespaces = append(issue.OtherNamespaces, ns)
+					}
+				}
+			}
 			issues = append(issues, issue)
 			unknown = true
 			continue
@@ -259,7 +329,7 @@ func (l *Lookups) keyring(w *Workload) (kr *registrycheck.Keyring, issues []poli
 			issues = append(issues, issue)
 		}
 	}
-	return kr, issues, unknown, malformed
+	return kr, attached, issues, unknown, malformed
 }
 
 // lookup resolves one image with the pod's credentials, then, if those
@@ -292,6 +362,9 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 		Source: res.Source, CredentialsMatched: res.CredentialsMatched, NodeCredentials: res.NodeCredentials,
 		Suggestion: res.Suggestion, Cause: res.Cause, MaybeMissing: res.MaybeMissing,
 	}
+	if res.TLS != nil {
+		out.Certificate = string(res.TLS.Problem)
+	}
 	for _, a := range res.Attempts {
 		out.Tried = append(out.Tried, a.Source)
 	}
@@ -306,6 +379,9 @@ func (l *Lookups) lookup(ctx context.Context, image string, kr *registrycheck.Ke
 		var ierr *registrycheck.InspectError
 		if errors.As(err, &ierr) {
 			out.Outcome, out.Status, out.Cause = policy.LookupOutcome(ierr.Outcome), ierr.Status, ierr.Cause
+			if ierr.TLS != nil {
+				out.Certificate = string(ierr.TLS.Problem)
+			}
 		} else {
 			out.Outcome, out.Cause = policy.LookupUnreachable, err.Error()
 		}

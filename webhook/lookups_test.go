@@ -2,17 +2,24 @@ package webhook
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/nobackoff/nobackoff/internal/testregistry"
 	"github.com/nobackoff/nobackoff/policy"
@@ -284,4 +291,150 @@ func TestRememberedFactsFollowTheCache(t *testing.T) {
 	if resp.Allowed || reg.Heads.Load() == heads {
 		t.Fatalf("after the cache time: allowed=%v, %d more HEADs: want the missing image denied", resp.Allowed, reg.Heads.Load()-heads)
 	}
+}
+
+// TestUntrustedCertificateNamed: a registry whose TLS certificate the
+// webhook does not trust is inconclusive, with the certificate problem
+// named in the facts the checks read.
+func TestUntrustedCertificateNamed(t *testing.T) {
+	srv := httptest.NewTLSServer(ggcrregistry.New())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	ref, err := name.ParseReference(host + "/shop/app:1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}}, v1.Platform{OS: "linux", Architecture: "amd64"})
+	if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewLookups(RegistrySettings{Budget: 3 * time.Second, AllowLoopback: true},
+		NewStaticCluster([]registrycheck.Platform{{OS: "linux", Architecture: "amd64"}}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts, _ := l.lookup(context.Background(), ref.String(), registrycheck.NewKeyring(), nil, false)
+	if facts.Outcome != policy.LookupUnreachable || facts.Certificate != string(registrycheck.CertificateUnknownAuthority) {
+		t.Fatalf("outcome %q certificate %q, want unreachable with %q", facts.Outcome, facts.Certificate, registrycheck.CertificateUnknownAuthority)
+	}
+	d := deployment()
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: ref.String(), Resources: limits("64Mi")}}
+	resp := post(t, lookupHandler(t, Enforce, NewStaticCluster(nil)), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
+	if !resp.Allowed || fmt.Sprint(warningIDs(t, resp.Warnings)) != "[image.lookup-inconclusive]" {
+		t.Fatalf("allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
+	}
+}
+
+// TestPullSecretWhereabouts: a pull secret missing from the pod's
+// namespace but present in another is named with that namespace; one in
+// the namespace with credentials for the registry, attached neither to the
+// pod nor to its ServiceAccount, is named on the authorization failure.
+func TestPullSecretWhereabouts(t *testing.T) {
+	reg := testregistry.New(t)
+	reg.Push("private/app:1.0", testregistry.Image(t, v1.Config{Entrypoint: []string{"/app"}, User: "1000"}, v1.Platform{OS: "linux", Architecture: "amd64"}))
+	reg.Set(testregistry.Faults{Users: map[string]string{"ci": "s3cret"}})
+	secret := func(ns, name string) string {
+		return `apiVersion: v1
+kind: Secret
+metadata: {name: ` + name + `, namespace: ` + ns + `}
+type: kubernetes.io/dockerconfigjson
+stringData: {.dockerconfigjson: '{"auths":{"` + reg.Host + `":{"username":"ci","password":"s3cret"}}}'}
+---
+`
+	}
+	cluster := NewStaticCluster(nil)
+	if errs := cluster.AddDocuments(mustDocs(t, secret("build", "regcred")+secret("shop", "ghcr-pull")+`
+apiVersion: v1
+kind: Secret
+metadata: {name: unrelated, namespace: shop}
+type: kubernetes.io/dockerconfigjson
+stringData: {.dockerconfigjson: '{"auths":{"other.example.com":{"username":"x","password":"y"}}}'}
+`)); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	l, err := NewLookups(RegistrySettings{Budget: 3 * time.Second, AllowLoopback: true}, cluster, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := reg.Host + "/private/app:1.0"
+	review := func(secrets ...string) *policy.Pod {
+		d := deployment()
+		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: image, Resources: limits("64Mi")}}
+		for _, s := range secrets {
+			d.Spec.Template.Spec.ImagePullSecrets = append(d.Spec.Template.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: s})
+		}
+		w, err := DecodeWorkload(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, mustJSON(t, d), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod, _ := w.Pod()
+		l.gather(context.Background(), w, pod)
+		return pod
+	}
+
+	pod := review("regcred")
+	if len(pod.PullSecretIssues) != 1 || pod.PullSecretIssues[0].Problem != policy.SecretMissing ||
+		fmt.Sprint(pod.PullSecretIssues[0].OtherNamespaces) != "[build]" {
+		t.Fatalf("missing secret: issues %+v, want regcred missing, present in build", pod.PullSecretIssues)
+	}
+	if facts := pod.Images[image]; facts.Outcome != policy.LookupUnauthorized || fmt.Sprint(facts.Unattached) != "[ghcr-pull]" {
+		t.Fatalf("facts %+v, want unauthorized with ghcr-pull unattached", facts)
+	}
+	if facts := review().Images[image]; fmt.Sprint(facts.Unattached) != "[ghcr-pull]" || facts.ServiceAccount != "default" {
+		t.Fatalf("no secrets: facts %+v, want ghcr-pull unattached and the default ServiceAccount named", facts)
+	}
+	if pod := review("ghcr-pull"); pod.Images[image].Outcome != policy.LookupOK || len(pod.PullSecretIssues) != 0 {
+		t.Fatalf("attached: facts %+v issues %+v", pod.Images[image], pod.PullSecretIssues)
+	}
+}
+
+// TestOfflineJudgesSecretsInTheInput: without a registry, a pull secret of
+// the wrong type in the input is reported; one not in the input is not
+// (it may well be in the cluster).
+func TestOfflineJudgesSecretsInTheInput(t *testing.T) {
+	docs := mustDocs(t, `
+apiVersion: v1
+kind: Secret
+metadata: {name: regcred, namespace: shop}
+type: Opaque
+stringData: {.dockerconfigjson: '{"auths":{}}'}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      imagePullSecrets: [{name: regcred}, {name: elsewhere}]
+      containers: [{name: app, image: registry.example.com/shop/web:1.0, resources: {limits: {memory: 64Mi}}}]
+`)
+	cluster := NewStaticCluster(nil)
+	if errs := cluster.AddDocuments(docs); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	engine := NewEngine(policy.NewCatalog(policy.Options{})).WithLookups(&Lookups{Cluster: cluster})
+	rep, errs := CheckDocuments(context.Background(), engine, docs)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var got []string
+	for _, o := range rep.Objects {
+		for _, f := range o.Result.Findings {
+			got = append(got, fmt.Sprintf("%s %s %s", f.Check, f.Severity, f.Field))
+		}
+	}
+	if want := "[image.pull-secret-missing warning spec.template.spec.imagePullSecrets[0]]"; fmt.Sprint(got) != want {
+		t.Fatalf("findings %v, want %s", got, want)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"sort"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nobackoff/nobackoff/registrycheck"
@@ -90,4 +92,33 @@ func narrowPlatforms(all []registrycheck.Platform, spec *corev1.PodSpec) []regis
 		out = append(out, p)
 	}
 	return out
+}
+
+// PullSecretNamespaces implements PullSecretIndex.
+func (s *StaticCluster) PullSecretNamespaces(name string) []string {
+	var out []string
+	for _, sec := range s.secrets {
+		if sec.Name == name && isPullSecret(sec) {
+			out = append(out, sec.Namespace)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PullSecrets implements PullSecretIndex.
+func (s *StaticCluster) PullSecrets(namespace string) []*corev1.Secret {
+	var out []*corev1.Secret
+	for _, sec := range s.secrets {
+		if sec.Namespace == namespace && isPullSecret(sec) {
+			out = append(out, sec)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// isPullSecret reports the two Secret types the kubelet reads.
+func isPullSecret(s *corev1.Secret) bool {
+	return s.Type == corev1.SecretTypeDockerConfigJson || s.Type == corev1.SecretTypeDockercfg
 }

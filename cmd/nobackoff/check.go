@@ -57,7 +57,12 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	docs, errs := webhook.ReadManifests(files, stdin)
-	if !*offline {
+	if *offline {
+		// No registry: the pull secrets in the input are still judged.
+		cluster := webhook.NewStaticCluster(nil)
+		errs = append(errs, cluster.AddDocuments(docs)...)
+		engine = engine.WithLookups(&webhook.Lookups{Cluster: cluster, Log: log})
+	} else {
 		if len(platforms) == 0 {
 			platforms = stringList{"linux/amd64"}
 		}
