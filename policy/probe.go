@@ -186,6 +186,9 @@ func (l livenessTooAggressive) Check(_ context.Context, p *Pod) ([]Finding, erro
 			period, failures, period*failures)
 		if c.StartupProbe != nil {
 			fix = fmt.Sprintf("give the startupProbe periodSeconds: %d, failureThreshold: %d (%ds)", period, failures, period*failures)
+			if period == t.Period { // never suggest what is already set
+				fix = fmt.Sprintf("raise the startupProbe's failureThreshold to %d (%ds at periodSeconds %d)", failures, period*failures, period)
+			}
 		}
 		out = append(out, c.Finding(ProbeLivenessTooAggressive, Warning, field, msg, fix))
 	}
@@ -390,7 +393,7 @@ func (timeoutExceedsPeriod) Check(_ context.Context, p *Pod) ([]Finding, error) 
 		out = append(out, c.Finding(ProbeTimeoutExceedsPeriod, Info, np.field+".timeoutSeconds",
 			fmt.Sprintf("%s probe timeoutSeconds %d >= periodSeconds %d: a slow probe runs less often than set",
 				np.kind, t.Timeout, t.Period),
-			fmt.Sprintf("set timeoutSeconds below periodSeconds, e.g. timeoutSeconds: %d", max(1, t.Period/2))))
+			timeoutFix(t)))
 	}
 	return out, nil
 }
@@ -424,4 +427,14 @@ func oneSlipApart(a, b string) bool {
 		}
 	}
 	return false
+}
+
+// timeoutFix suggests a timeout below the period, or, when the period is
+// already the shortest (1 s, and a timeout cannot be shorter), a longer
+// period.
+func timeoutFix(t probeTiming) string {
+	if t.Period < 2 {
+		return fmt.Sprintf("set periodSeconds above timeoutSeconds, e.g. periodSeconds: %d", t.Timeout+1)
+	}
+	return fmt.Sprintf("set timeoutSeconds below periodSeconds, e.g. timeoutSeconds: %d", t.Period/2)
 }

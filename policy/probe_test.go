@@ -2,6 +2,7 @@ package policy
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -459,5 +460,30 @@ func TestOneSlipApart(t *testing.T) {
 		if got := oneSlipApart(tc.a, tc.b); got != tc.want {
 			t.Errorf("oneSlipApart(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestFixesNeverRepeatWhatIsSet: a fix names a value other than the one the
+// manifest already has.
+func TestFixesNeverRepeatWhatIsSet(t *testing.T) {
+	if got := timeoutFix(probeTiming{Period: 1, Timeout: 1}); strings.Contains(got, "timeoutSeconds: 1") || !strings.Contains(got, "periodSeconds: 2") {
+		t.Errorf("period 1, timeout 1: fix %q", got)
+	}
+	if got := timeoutFix(probeTiming{Period: 10, Timeout: 10}); !strings.Contains(got, "timeoutSeconds: 5") {
+		t.Errorf("period 10, timeout 10: fix %q", got)
+	}
+	// A startupProbe at the suggested period: only its failureThreshold
+	// changes.
+	startup := timed(httpProbe("/healthz", port(8080)), 0, 10, 3)
+	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/shop/api:1.0",
+		StartupProbe: startup, LivenessProbe: httpProbe("/healthz", port(8080))}}}
+	p := podOf(spec)
+	p.ExpectedStartup = ExpectedStartup{All: 120}
+	fs := run(t, Options{}, ProbeLivenessTooAggressive, p)
+	if len(fs) != 1 {
+		t.Fatalf("findings %+v, want one", fs)
+	}
+	if strings.Contains(fs[0].Fix, "periodSeconds: 10,") || !strings.Contains(fs[0].Fix, "failureThreshold to 24") {
+		t.Errorf("fix %q repeats the period already set or misses the threshold", fs[0].Fix)
 	}
 }

@@ -254,10 +254,12 @@ func serviceAccountOf(spec *corev1.PodSpec) string {
 }
 
 // needsConfig reports whether a check needs the image configuration: the
-// container names no command of its own, or must run as non-root without a
-// UID of its own.
+// container names no command of its own (the image's Entrypoint then
+// decides what runs: whether there is a program at all, which word of args
+// is the program, whether a launch script reads JAVA_OPTS), or must run as
+// non-root without a UID of its own.
 func needsConfig(spec *corev1.PodSpec, c policy.ContainerRef) bool {
-	if len(c.Command) == 0 && len(c.Args) == 0 {
+	if len(c.Command) == 0 {
 		return true
 	}
 	nonRoot, uid := false, false

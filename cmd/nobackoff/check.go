@@ -25,7 +25,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&nodeCreds, "node-credentials", "registry glob whose credentials the nodes hold (auth failures there are inconclusive); repeatable")
 	fs.Var(&mirrors, "registry-mirror", "REGISTRY=MIRROR[,MIRROR...]: mirrors tried first, as the nodes' runtime does; repeatable")
 	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
-	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
+	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=warning; repeatable")
 	level := fs.String("log-level", "error", "log level on stderr: debug (every registry lookup), info, warn (inconclusive lookups, also reported as findings) or error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	fs.Usage = func() {

@@ -279,3 +279,51 @@ func TestCheckAgainstRealRegistries(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckReadsTheImagesEntrypoint: with lookups, the image's Entrypoint
+// decides whether a launch script reads JVM_OPTS and which word of args is
+// the program; offline, neither can be told.
+func TestCheckReadsTheImagesEntrypoint(t *testing.T) {
+	r := startRealRegistries(t)
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	r.open.Push(t, authn.Anonymous, "shop/jib:1.0", testregistry.Image(t, v1.Config{User: "1000",
+		Entrypoint: []string{"java", "-cp", "@/app/jib-classpath-file", "com.example.Ledger"}}, amd64))
+	r.open.Push(t, authn.Anonymous, "shop/script:1.0", testregistry.Image(t, v1.Config{User: "1000",
+		Entrypoint: []string{"/docker-entrypoint.sh"}, Cmd: []string{"start"}}, amd64))
+	heap := "        env: [{name: JVM_OPTS, value: -Xms256m -Xmx512m}]\n        resources: {limits: {memory: 512Mi}}\n"
+	manifest := deploymentYAML("jib", "${OPEN}/shop/jib:1.0", "", heap) +
+		deploymentYAML("script", "${OPEN}/shop/script:1.0", "", heap) +
+		deploymentYAML("builtin-in-args", "${OPEN}/shop/noentry:1.0", "", "        args: [export, A=1]\n")
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want map[string]string
+	}{
+		{"lookups", nil, map[string]string{
+			"jib":             "",
+			"script":          "resources.heap-exceeds-limit warning",
+			"builtin-in-args": "command.not-found error",
+		}},
+		{"offline", []string{"--offline"}, map[string]string{
+			"jib":             "resources.heap-exceeds-limit info",
+			"script":          "resources.heap-exceeds-limit info",
+			"builtin-in-args": "",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, fs := r.check(t, manifest, tc.args...)
+			got := map[string][]string{}
+			for _, f := range fs {
+				if f.Check != "image.mutable-tag" {
+					got[f.Name] = append(got[f.Name], f.Check+" "+f.Severity)
+				}
+			}
+			for name, want := range tc.want {
+				if strings.Join(got[name], ",") != want {
+					t.Errorf("%s: findings %v, want [%s]", name, got[name], want)
+				}
+			}
+		})
+	}
+}

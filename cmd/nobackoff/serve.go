@@ -30,7 +30,7 @@ func serve(args []string, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "json", "log format: json or text")
 	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
-	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=info; repeatable")
+	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=warning; repeatable")
 	certMode := fs.String("certs", "files", "serving certificates: files (--tls-cert-file/--tls-key-file, reloaded on change) or self (a CA and certificate kept in a Secret, renewed, caBundle patched)")
 	certSecret := fs.String("certs-secret", "nobackoff-tls", "self certs: the Secret holding the bundle")
 	certService := fs.String("certs-service", "nobackoff", "self certs: the Service whose DNS names the certificate covers")
