@@ -93,9 +93,8 @@ func judgeFirstWord(word string, list []string, restarts bool) (Severity, string
 		return Error, fmt.Sprintf("command %q is a whole command line in one element: the runtime looks for a program of that name and fails to start the container (executable file not found)", clip(word)),
 			"give each word its own element, or run the line through a shell: " + shellFix(list), true
 	}
-	base := path.Base(word)
-	if word != base && word != "./"+base {
-		return 0, "", "", false // a path: a file the image may well hold
+	if strings.Contains(word, "/") {
+		return 0, "", "", false // a path (./exit too): a file the image may well hold
 	}
 	switch {
 	case specialBuiltins[word]:

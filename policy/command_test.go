@@ -41,6 +41,7 @@ func TestCommandNotFound(t *testing.T) {
 		{name: "a program", mod: cmd("/app/server", "--port", "8080")},
 		{name: "a program on the PATH", mod: cmd("python3", "-m", "app")},
 		{name: "a path named like a builtin", mod: cmd("/usr/local/bin/wait", "db:5432")},
+		{name: "a relative path named like a builtin", mod: cmd("./exit")},
 		{name: "a variable from a secret", mod: func(c *corev1.Container) {
 			c.Env = []corev1.EnvVar{{Name: "RUN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{Key: "k"}}}}
 			c.Command = []string{"$(RUN)"}

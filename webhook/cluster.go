@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -126,7 +127,7 @@ func (c *InformerCluster) PullSecretNamespaces(name string) []string {
 		}
 	}
 	sort.Strings(out)
-	return out
+	return slices.Compact(out)
 }
 
 // PullSecrets implements PullSecretIndex.
@@ -138,7 +139,7 @@ func (c *InformerCluster) PullSecrets(namespace string) []*corev1.Secret {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return slices.CompactFunc(out, func(a, b *corev1.Secret) bool { return a.Name == b.Name })
 }
 
 // ServiceAccount implements ClusterView.

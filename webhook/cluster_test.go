@@ -1,11 +1,15 @@
 package webhook
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/nobackoff/nobackoff/registrycheck"
 )
@@ -42,3 +46,37 @@ func TestSecretTypeOnly(t *testing.T) {
 }
 
 type cacheTombstone struct{}
+
+// The informer cluster says where a pull secret of a name is, and which
+// pull secrets a namespace holds.
+func TestInformerClusterPullSecretIndex(t *testing.T) {
+	pull := func(ns, name string, typ corev1.SecretType) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: typ,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{}}`)}}
+	}
+	client := fake.NewSimpleClientset(
+		pull("build", "regcred", corev1.SecretTypeDockerConfigJson),
+		pull("ci", "regcred", corev1.SecretTypeDockerConfigJson),
+		pull("shop", "ghcr", corev1.SecretTypeDockerConfigJson),
+		pull("shop", "old", corev1.SecretTypeDockercfg),
+	)
+	c := NewInformerCluster(client, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := c.Start(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PullSecretNamespaces("regcred"); fmt.Sprint(got) != "[build ci]" {
+		t.Errorf("PullSecretNamespaces(regcred) = %v, want [build ci]", got)
+	}
+	if got := c.PullSecretNamespaces("nothing"); len(got) != 0 {
+		t.Errorf("PullSecretNamespaces(nothing) = %v", got)
+	}
+	var names []string
+	for _, s := range c.PullSecrets("shop") {
+		names = append(names, s.Name)
+	}
+	if fmt.Sprint(names) != "[ghcr old]" {
+		t.Errorf("PullSecrets(shop) = %v, want [ghcr old]", names)
+	}
+}
