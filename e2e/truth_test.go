@@ -326,8 +326,9 @@ func container(image string, extra ...string) string {
 }
 
 const (
-	readiness = "readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 2}"
-	liveness  = "livenessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 2, failureThreshold: 3}"
+	jvmReadiness = "readinessProbe: {tcpSocket: {port: http}, periodSeconds: 2}"
+	readiness    = "readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 2}"
+	liveness     = "livenessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 2, failureThreshold: 3}"
 )
 
 func truthCases(reg, private string) []truthCase {
@@ -378,6 +379,12 @@ func truthCases(reg, private string) []truthCase {
 			pod: container(app, "env: [{name: JAVA_TOOL_OPTIONS, value: -Xmx256m}]")},
 		{name: "heap-within-limit", story: "JAVA_TOOL_OPTIONS -Xmx32m, memory limit 128Mi",
 			pod: container(app, "env: [{name: JAVA_TOOL_OPTIONS, value: -Xmx32m}]", "resources: {limits: {memory: 128Mi}}", readiness)},
+		{name: "jvm-heap-at-limit", story: "OpenJDK 17, JAVA_TOOL_OPTIONS -Xms512m -Xmx512m -XX:+AlwaysPreTouch (every heap page touched, as in a full heap), memory limit 512Mi",
+			pod: container(reg+"/truth/jre:17", `env: [{name: JAVA_TOOL_OPTIONS, value: "-Xms512m -Xmx512m -XX:+AlwaysPreTouch"}]`,
+				"resources: {limits: {memory: 512Mi}}", jvmReadiness)},
+		{name: "jvm-heap-three-quarters", story: "the same JVM with -Xms384m -Xmx384m (75% of the limit) touched, memory limit 512Mi",
+			pod: container(reg+"/truth/jre:17", `env: [{name: JAVA_TOOL_OPTIONS, value: "-Xms384m -Xmx384m -XX:+AlwaysPreTouch"}]`,
+				"resources: {limits: {memory: 512Mi}}", jvmReadiness)},
 		{name: "java-opts-unread", story: "JAVA_OPTS -Xmx256m, memory limit 64Mi, image Entrypoint starts java directly",
 			pod: container(reg+"/truth/app:java", "env: [{name: JAVA_OPTS, value: -Xmx256m}]", readiness)},
 		{name: "command-builtin", story: "command [\"exit\", \"1\"]: a shell builtin, not a program",
@@ -534,6 +541,11 @@ func pushTruthImages(t *testing.T, reg, private *testregistry.Distribution) {
 	// script, so nothing reads JAVA_OPTS.
 	push(t, reg, anon, "truth/app:java", app.index(t, v1.Config{Entrypoint: []string{"/usr/bin/java", "-jar", "/app.jar"}, User: "1000"}, amd64, arm64))
 	push(t, private, ci, "team/app:1.0", app.index(t, nonRoot, amd64, arm64))
+	// A real JVM: Debian's OpenJDK 17 running the RMI registry, a program
+	// of the JRE that listens on 8080 and runs until stopped.
+	jre := jreHome(t)
+	push(t, reg, anon, "truth/jre:17", jreImage(t, jre, v1.Config{User: "1000",
+		Entrypoint: []string{jre + "/bin/java", "-m", "java.rmi/sun.rmi.registry.RegistryImpl", "8080"}}))
 }
 
 // pushPause pushes the pod sandbox image the node runs: the test
