@@ -5,12 +5,21 @@ package charts_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -282,4 +291,70 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestRegistryCABundle: a CA given as a value reaches the webhook as a file
+// its configuration names, and the registry settings load it.
+func TestRegistryCABundle(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Registry CA"}, IsCA: true,
+		BasicConstraintsValid: true, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "template", "nobackoff", "nobackoff", "--namespace", "nobackoff", "--set-file", "registries.caBundle="+filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, out)
+	}
+	docs, errs := webhook.ReadManifests([]string{"-"}, strings.NewReader(out))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var cm struct {
+		Data map[string]string `json:"data"`
+	}
+	for _, d := range docs {
+		if d.GVK.Kind == "ConfigMap" {
+			if err := json.Unmarshal(d.JSON, &cm); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if strings.TrimSpace(cm.Data["registry-ca.pem"]) != strings.TrimSpace(string(caPEM)) {
+		t.Fatalf("registry-ca.pem = %q, want the CA given", cm.Data["registry-ca.pem"])
+	}
+	// The ConfigMap as the pod sees it: its keys as files.
+	mount := filepath.Join(dir, "config")
+	if err := os.MkdirAll(mount, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range cm.Data {
+		if err := os.WriteFile(filepath.Join(mount, k), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := webhook.LoadConfig(filepath.Join(mount, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Registries.CAFile != "/etc/nobackoff/config/registry-ca.pem" {
+		t.Fatalf("caFile %q, want the mounted file", cfg.Registries.CAFile)
+	}
+	reg := webhook.RegistrySettings{CAFile: filepath.Join(mount, "registry-ca.pem")}
+	if _, err := webhook.NewLookups(reg, webhook.NewStaticCluster(nil), nil); err != nil {
+		t.Fatalf("the registry settings do not load the CA: %v", err)
+	}
+	// Without the value, no CA file is named.
+	if cm := render(t); len(cm["ConfigMap"]) != 1 || strings.Contains(string(cm["ConfigMap"][0].JSON), "caFile") {
+		t.Error("a CA file is named without a CA bundle")
+	}
 }

@@ -178,7 +178,7 @@ func (e *CertificateError) Error() string {
 		if e.Issuer != "" {
 			s += " " + strconv.QuoteToASCII(e.Issuer)
 		}
-		return s + " (add the CA with --registry-ca or registries.caFile)"
+		return s + " (trust its CA with --registry-ca, or the chart's registries.caBundle)"
 	case CertificateWrongHost:
 		if len(e.ValidFor) == 0 {
 			return prefix + " names no host (the legacy Common Name is not used), not " + e.Name

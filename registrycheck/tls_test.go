@@ -269,7 +269,7 @@ func TestCertificateErrorText(t *testing.T) {
 		{CertificateError{Host: "r", Problem: CertificateNotYetValid, Time: day},
 			"r: TLS certificate is not valid before 2026-01-02"},
 		{CertificateError{Host: "r", Problem: CertificateUnknownAuthority, Issuer: "Corp CA"},
-			`r: TLS certificate signed by an unknown authority "Corp CA" (add the CA with --registry-ca or registries.caFile)`},
+			`r: TLS certificate signed by an unknown authority "Corp CA" (trust its CA with --registry-ca, or the chart's registries.caBundle)`},
 		{CertificateError{Host: "r", Problem: CertificateWrongHost, Name: "registry.example.com", ValidFor: []string{"a.example", "b.example"}},
 			"r: TLS certificate is valid for a.example, b.example, not registry.example.com"},
 		{CertificateError{Host: "r", Problem: CertificateWrongHost, Name: "r", ValidFor: many},
