@@ -12,12 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // jreHome finds the Java 17 runtime Debian's openjdk-17-jre-headless
@@ -94,9 +90,7 @@ func jreImage(t *testing.T, home string, cfg v1.Config) v1.Image {
 		if d == "/tmp" {
 			mode = 0o1777
 		}
-		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(d, "/") + "/", Mode: mode, Typeflag: tar.TypeDir, ModTime: time.Unix(0, 0)}); err != nil {
-			t.Fatal(err)
-		}
+		tarEntry(t, tw, &tar.Header{Name: strings.TrimPrefix(d, "/") + "/", Mode: mode, Typeflag: tar.TypeDir}, nil)
 	}
 	addDir("/tmp")
 	paths := make([]string, 0, len(files))
@@ -114,29 +108,10 @@ func jreImage(t *testing.T, home string, cfg v1.Config) v1.Image {
 			t.Fatal(err)
 		}
 		addDir(filepath.Dir(p))
-		h := &tar.Header{Name: strings.TrimPrefix(p, "/"), Mode: int64(st.Mode().Perm()), Size: int64(len(data)),
-			Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(data); err != nil {
-			t.Fatal(err)
-		}
+		tarEntry(t, tw, &tar.Header{Name: strings.TrimPrefix(p, "/"), Mode: int64(st.Mode().Perm()), Typeflag: tar.TypeReg}, data)
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	layer, err := tarball.LayerFromReader(bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{OS: "linux", Architecture: runtime.GOARCH, Config: cfg,
-		RootFS: v1.RootFS{Type: "layers"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img, err = mutate.AppendLayers(img, layer); err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return oneLayerImage(t, buf.Bytes(), v1.Platform{OS: "linux", Architecture: runtime.GOARCH}, cfg)
 }

@@ -567,26 +567,38 @@ func appImage(t *testing.T, bin string, p v1.Platform, cfg v1.Config) v1.Image {
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, h := range []*tar.Header{
-		{Name: "app", Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg},
-		{Name: "usr/", Mode: 0o755, Typeflag: tar.TypeDir},
-		{Name: "usr/bin/", Mode: 0o755, Typeflag: tar.TypeDir},
-		{Name: "usr/bin/java", Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg},
-	} {
-		h.ModTime = time.Unix(0, 0)
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			if _, err := tw.Write(data); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	tarEntry(t, tw, &tar.Header{Name: "app", Mode: 0o755, Typeflag: tar.TypeReg}, data)
+	tarEntry(t, tw, &tar.Header{Name: "usr/", Mode: 0o755, Typeflag: tar.TypeDir}, nil)
+	tarEntry(t, tw, &tar.Header{Name: "usr/bin/", Mode: 0o755, Typeflag: tar.TypeDir}, nil)
+	tarEntry(t, tw, &tar.Header{Name: "usr/bin/java", Mode: 0o755, Typeflag: tar.TypeReg}, data)
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	layer, err := tarball.LayerFromReader(bytes.NewReader(buf.Bytes()))
+	return oneLayerImage(t, buf.Bytes(), p, cfg)
+}
+
+// tarEntry writes one entry of a layer, dated at the epoch so that the
+// same content makes the same layer.
+func tarEntry(t *testing.T, tw *tar.Writer, h *tar.Header, data []byte) {
+	t.Helper()
+	h.ModTime = time.Unix(0, 0)
+	if h.Typeflag == tar.TypeReg {
+		h.Size = int64(len(data))
+	}
+	if err := tw.WriteHeader(h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Typeflag == tar.TypeReg {
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// oneLayerImage is an image of one layer (a tar) for a platform.
+func oneLayerImage(t *testing.T, layerTar []byte, p v1.Platform, cfg v1.Config) v1.Image {
+	t.Helper()
+	layer, err := tarball.LayerFromReader(bytes.NewReader(layerTar))
 	if err != nil {
 		t.Fatal(err)
 	}
