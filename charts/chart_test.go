@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/yaml"
 
@@ -245,6 +247,8 @@ func TestValuesRejected(t *testing.T) {
 		"provided without a secret":  {"certs.mode=provided"},
 		"provided values, self mode": {"certs.provided.secretName=x"},
 		"enforced and excluded":      {"enforceNamespaces[0]=kube-system"},
+		"typo'd cluster state key":   {"clusterState.secretKey=false"},
+		"cluster state not a bool":   {"clusterState.enabled=maybe"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := []string{"template", "nobackoff", "nobackoff", "--namespace", "nobackoff"}
@@ -356,5 +360,63 @@ func TestRegistryCABundle(t *testing.T) {
 	// Without the value, no CA file is named.
 	if cm := render(t); len(cm["ConfigMap"]) != 1 || strings.Contains(string(cm["ConfigMap"][0].JSON), "caFile") {
 		t.Error("a CA file is named without a CA bundle")
+	}
+}
+
+// TestClusterState: the reader role grants what the webhook's informers
+// list and watch, following registries.lookups and clusterState, and the
+// webhook is told what to watch.
+func TestClusterState(t *testing.T) {
+	objects := []string{"configmaps", "persistentvolumeclaims", "storage.k8s.io/storageclasses",
+		"scheduling.k8s.io/priorityclasses", "node.k8s.io/runtimeclasses"}
+	base := []string{"nodes", "secrets", "serviceaccounts"}
+	for name, tc := range map[string]struct {
+		set   []string
+		rules []string // group/resource list+watch; nil: no reader role
+		args  []string
+	}{
+		"defaults":         {nil, append(base, objects...), []string{"--cluster-state=true", "--secret-keys=true"}},
+		"no secret keys":   {[]string{"clusterState.secretKeys=false"}, append(base, objects...), []string{"--cluster-state=true", "--secret-keys=false"}},
+		"no cluster state": {[]string{"clusterState.enabled=false"}, base, []string{"--cluster-state=false"}},
+		"no lookups":       {[]string{"registries.lookups=false"}, nil, []string{"--registry-lookups=false"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := render(t, tc.set...)
+			var got []string
+			for _, d := range r["ClusterRole"] {
+				if d.Name != "nobackoff-reader" {
+					continue
+				}
+				var role rbacv1.ClusterRole
+				if err := json.Unmarshal(d.JSON, &role); err != nil {
+					t.Fatal(err)
+				}
+				for _, rule := range role.Rules {
+					if strings.Join(rule.Verbs, ",") != "list,watch" || len(rule.ResourceNames) > 0 {
+						t.Errorf("rule %+v: want list and watch, no resource names", rule)
+					}
+					for _, g := range rule.APIGroups {
+						for _, res := range rule.Resources {
+							got = append(got, strings.TrimPrefix(g+"/"+res, "/"))
+						}
+					}
+				}
+			}
+			sort.Strings(got)
+			want := slices.Sorted(slices.Values(tc.rules))
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("reader role grants %v, want %v", got, want)
+			}
+			if tc.rules == nil && contains(r.names("ClusterRoleBinding"), "nobackoff-reader") {
+				t.Error("a reader binding without a reader role")
+			}
+			var dep appsv1.Deployment
+			r.one(t, "Deployment", &dep)
+			for _, a := range tc.args {
+				if !contains(dep.Spec.Template.Spec.Containers[0].Args, a) {
+					t.Errorf("args %v lack %s", dep.Spec.Template.Spec.Containers[0].Args, a)
+				}
+			}
+		})
 	}
 }

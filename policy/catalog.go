@@ -27,7 +27,7 @@ func NewCatalog(o Options) *Catalog {
 		startup[rt] = s
 	}
 	return &Catalog{
-		checks: append([]Check{
+		checks: append(append([]Check{
 			invalidReference{},
 			mutableTag{},
 			livenessTooAggressive{startup: startup},
@@ -38,7 +38,7 @@ func NewCatalog(o Options) *Catalog {
 			memoryLimitMissing{},
 			heapExceedsLimit{},
 			commandNotFound{},
-		}, imageChecks()...),
+		}, imageChecks()...), objectChecks()...),
 		severity: o.Severity,
 	}
 }

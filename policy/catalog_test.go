@@ -32,6 +32,14 @@ var allIDs = map[ID]string{
 	ImageNoCommand:              "image.no-command",
 	ImageRunsAsRoot:             "image.runs-as-root",
 	CommandNotFound:             "command.not-found",
+	ConfigConfigMapNotFound:     "config.configmap-not-found",
+	ConfigSecretNotFound:        "config.secret-not-found",
+	ConfigKeyNotFound:           "config.key-not-found",
+	VolumeClaimNotFound:         "volume.claim-not-found",
+	VolumeStorageClassNotFound:  "volume.storageclass-not-found",
+	PodServiceAccountNotFound:   "pod.serviceaccount-not-found",
+	PodPriorityClassNotFound:    "pod.priorityclass-not-found",
+	PodRuntimeClassNotFound:     "pod.runtimeclass-not-found",
 }
 
 func TestIDStrings(t *testing.T) {
@@ -40,15 +48,15 @@ func TestIDStrings(t *testing.T) {
 			t.Errorf("ID constant %q, want the published %q", id, s)
 		}
 	}
-	if len(allIDs) != 19 {
-		t.Errorf("%d distinct ID constants, want the catalog's 19", len(allIDs))
+	if len(allIDs) != 27 {
+		t.Errorf("%d distinct ID constants, want the catalog's 27", len(allIDs))
 	}
 }
 
 func TestCatalogIDs(t *testing.T) {
 	c := NewCatalog(Options{})
 	seen := map[ID]bool{}
-	shape := regexp.MustCompile(`^(image|probe|resources|command)\.[a-z]+(-[a-z]+)*$`)
+	shape := regexp.MustCompile(`^(image|probe|resources|command|config|volume|pod)\.[a-z]+(-[a-z]+)*$`)
 	for _, ch := range c.Checks() {
 		if seen[ch.ID()] {
 			t.Errorf("ID %s appears twice in the catalog", ch.ID())
@@ -241,7 +249,9 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 		return corev1.Container{Name: "app", Image: "registry.example.com/shop/api:1.4.2", Ports: ports(cport("http", 8080)),
 			LivenessProbe:  timed(httpProbe("/livez", named("http")), 0, 10, 6),
 			ReadinessProbe: httpProbe("/readyz", named("http")),
-			Resources:      memLimit("1Gi"), Env: env("GOMEMLIMIT", "900MiB")}
+			Resources:      memLimit("1Gi"), Env: append(env("GOMEMLIMIT", "900MiB"), corev1.EnvVar{Name: "LOG_LEVEL",
+				ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "app-config"}, Key: "LOG_LEVEL"}}})}
 	}
 	bad := map[ID]func(*corev1.Container){
 		ImageInvalidReference:       func(c *corev1.Container) { c.Image = "Registry.example.com/Shop/API:1" + " " },
@@ -258,6 +268,10 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 	// Registry facts of the good pod: found, runnable on the nodes, with a
 	// numeric user and an entrypoint.
 	withFacts := func(p *Pod) *Pod {
+		p.Workload, p.Objects = true, healthyObjects()
+		p.Spec.ServiceAccountName, p.Spec.PriorityClassName, p.Spec.RuntimeClassName = "api", "high", ptrTo("gvisor")
+		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}
 		p.Images = map[string]*ImageLookup{}
 		for _, c := range p.Spec.Containers {
 			p.Images[c.Image] = &ImageLookup{Outcome: LookupOK, Repository: "registry.example.com/shop/api", Source: "anonymous",
@@ -281,6 +295,23 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 			l.Config.User = "root"
 			p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: ptrTo(true)}
 		},
+		ConfigConfigMapNotFound: func(p *Pod, _ *ImageLookup) {
+			p.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "no-such-config"}}}}
+		},
+		ConfigSecretNotFound: func(p *Pod, _ *ImageLookup) {
+			p.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "no-such-secret"}}}}
+		},
+		ConfigKeyNotFound: func(p *Pod, _ *ImageLookup) {
+			p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: "LEVEL", ValueFrom: &corev1.EnvVarSource{
+				ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "app-config"}, Key: "LOG_LEVL"}}})
+		},
+		VolumeClaimNotFound:        func(p *Pod, _ *ImageLookup) { p.Spec.Volumes[0].PersistentVolumeClaim.ClaimName = "no-such-claim" },
+		VolumeStorageClassNotFound: func(p *Pod, _ *ImageLookup) { p.Spec.Volumes[0].PersistentVolumeClaim.ClaimName = "orphan" },
+		PodServiceAccountNotFound:  func(p *Pod, _ *ImageLookup) { p.Spec.ServiceAccountName = "no-such-account" },
+		PodPriorityClassNotFound:   func(p *Pod, _ *ImageLookup) { p.Spec.PriorityClassName = "no-such-class" },
+		PodRuntimeClassNotFound:    func(p *Pod, _ *ImageLookup) { p.Spec.RuntimeClassName = ptrTo("no-such-class") },
 		ImagePullSecretMissing: func(p *Pod, _ *ImageLookup) {
 			p.PullSecretIssues = []PullSecretIssue{{Name: "regcred", Problem: SecretMissing, Field: tmpl + ".imagePullSecrets[0]"}}
 		},
@@ -308,7 +339,9 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 				t.Fatalf("the bad pod gives %d findings of %s, want 1: %+v", len(fs), id, fs)
 			}
 			wantContainer := "app"
-			if id == ImagePullSecretMissing {
+			switch id {
+			case ImagePullSecretMissing, VolumeClaimNotFound, VolumeStorageClassNotFound, PodServiceAccountNotFound,
+				PodPriorityClassNotFound, PodRuntimeClassNotFound:
 				wantContainer = "" // about the pod, not a container
 			}
 			assertFindings(t, id, p, fs, []want{{fs[0].Severity, fs[0].Field, wantContainer}})

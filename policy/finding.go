@@ -33,6 +33,15 @@ const (
 	ImageRunsAsRoot         ID = "image.runs-as-root"
 
 	CommandNotFound ID = "command.not-found"
+
+	ConfigConfigMapNotFound    ID = "config.configmap-not-found"
+	ConfigSecretNotFound       ID = "config.secret-not-found"
+	ConfigKeyNotFound          ID = "config.key-not-found"
+	VolumeClaimNotFound        ID = "volume.claim-not-found"
+	VolumeStorageClassNotFound ID = "volume.storageclass-not-found"
+	PodServiceAccountNotFound  ID = "pod.serviceaccount-not-found"
+	PodPriorityClassNotFound   ID = "pod.priorityclass-not-found"
+	PodRuntimeClassNotFound    ID = "pod.runtimeclass-not-found"
 )
 
 // PublishedIDs is every check ID of the published catalog, including
@@ -45,7 +54,8 @@ func PublishedIDs() map[ID]bool {
 		ProbePortNotFound, ProbePortNotDeclared, ProbeTimeoutExceedsPeriod, ResourcesMemoryLimitMissing,
 		ResourcesHeapExceedsLimit, ImageTagNotFound, ImageRepositoryNotFound, ImageUnauthorized, ImageForbidden,
 		ImagePullSecretMissing, ImagePlatformMismatch, ImageLookupInconclusive, ImageNoCommand, ImageRunsAsRoot,
-		CommandNotFound,
+		CommandNotFound, ConfigConfigMapNotFound, ConfigSecretNotFound, ConfigKeyNotFound, VolumeClaimNotFound,
+		VolumeStorageClassNotFound, PodServiceAccountNotFound, PodPriorityClassNotFound, PodRuntimeClassNotFound,
 	} {
 		ids[id] = true
 	}

@@ -80,8 +80,8 @@ func assertFindings(t *testing.T, id ID, p *Pod, got []Finding, wants []want) {
 		if f.Fix == "" {
 			t.Errorf("finding %d (%s): empty Fix", i, f.Field)
 		}
-		if f.Container == "" && f.Check == ImagePullSecretMissing {
-			// About the pod's pull secrets, not one container.
+		if f.Container == "" && podLevel[f.Check] {
+			// About the pod (its pull secrets, volumes, classes), not one container.
 		} else if img, ok := imageOf(p, f.Container); !ok {
 			t.Errorf("finding %d: Container %q is not a container of the pod", i, f.Container)
 		} else if f.Image != img {
@@ -160,3 +160,40 @@ func fromSecret(name string) corev1.EnvVar {
 }
 
 var always = corev1.ContainerRestartPolicyAlways
+
+// fakeObjects is an ObjectView over a fixed set of objects: what is not
+// listed is Absent.
+type fakeObjects struct {
+	objects        map[ObjectKind]map[string]ObjectState
+	defaultClass   string
+	defaultUnknown bool
+}
+
+func (f *fakeObjects) Object(kind ObjectKind, name string) ObjectState {
+	if st, ok := f.objects[kind][name]; ok {
+		st.Presence = Present
+		return st
+	}
+	return ObjectState{Presence: Absent}
+}
+
+func (f *fakeObjects) DefaultStorageClass() (string, bool) { return f.defaultClass, !f.defaultUnknown }
+
+// healthyObjects holds what the catalog test's good pod names.
+func healthyObjects() *fakeObjects {
+	return &fakeObjects{defaultClass: "fast", objects: map[ObjectKind]map[string]ObjectState{
+		KindConfigMap:      {"app-config": {Keys: []string{"LOG_LEVEL", "PORT"}, KeysKnown: true}},
+		KindSecret:         {"app-secret": {Keys: []string{"password"}, KeysKnown: true}},
+		KindClaim:          {"data": {StorageClassName: ptrTo("fast")}, "orphan": {StorageClassName: ptrTo("slow")}},
+		KindStorageClass:   {"fast": {}},
+		KindServiceAccount: {"api": {}},
+		KindPriorityClass:  {"high": {}},
+		KindRuntimeClass:   {"gvisor": {}},
+	}}
+}
+
+// podLevel are the checks whose findings may be about the pod rather than
+// one container.
+var podLevel = map[ID]bool{ImagePullSecretMissing: true, ConfigConfigMapNotFound: true, ConfigSecretNotFound: true,
+	ConfigKeyNotFound: true, VolumeClaimNotFound: true, VolumeStorageClassNotFound: true, PodServiceAccountNotFound: true,
+	PodPriorityClassNotFound: true, PodRuntimeClassNotFound: true}

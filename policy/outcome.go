@@ -20,27 +20,46 @@ const (
 	CrashLoopBackOff           Outcome = "CrashLoopBackOff"
 	// NeverReady: the container runs but never turns Ready.
 	NeverReady Outcome = "NeverReady"
+	// FailedCreate: the workload's controller cannot create a single pod
+	// (the reason its ReplicaSet, Job or StatefulSet records).
+	FailedCreate Outcome = "FailedCreate"
+	// Pending: the pod is never scheduled.
+	Pending Outcome = "Pending"
+	// ContainerCreating: the pod is scheduled but its volumes never mount
+	// (FailedMount events), so no container starts.
+	ContainerCreating Outcome = "ContainerCreating"
 )
 
-// outcomeStages orders outcomes as the kubelet meets them: the image
-// name, the pull secrets, the pull, the container's configuration, its creation, then its
-// life. A pod stops at the first stage that fails.
-var outcomeStages = []Outcome{InvalidImageName, StuckWaiting, ImagePullBackOff, CreateContainerConfigError, CreateContainerError,
-	OOMKilled, CrashLoopBackOff, NeverReady}
+// outcomeStages orders outcomes as a pod meets them: its creation by the
+// controller, its scheduling, its volumes, then, on the kubelet, the image
+// name, the pull secrets, the pull, the container's configuration, its
+// creation, then its life. A pod stops at the first stage that fails.
+var outcomeStages = []Outcome{FailedCreate, Pending, ContainerCreating, InvalidImageName, StuckWaiting, ImagePullBackOff,
+	CreateContainerConfigError, CreateContainerError, OOMKilled, CrashLoopBackOff, NeverReady}
 
 // checkOutcomes are the outcomes of checks whose findings always foretell
 // the same state; a check may set another on a finding (platforms:
 // exec format error for a single-arch image).
 var checkOutcomes = map[ID]Outcome{
-	ImageInvalidReference:      InvalidImageName,
-	ImageTagNotFound:           ImagePullBackOff,
-	ImageRepositoryNotFound:    ImagePullBackOff,
-	ImageUnauthorized:          ImagePullBackOff,
-	ImageForbidden:             ImagePullBackOff,
-	ImagePlatformMismatch:      ImagePullBackOff,
-	ImageRunsAsRoot:            CreateContainerConfigError,
-	ImageNoCommand:             CreateContainerError,
-	CommandNotFound:            CrashLoopBackOff,
+	ImageInvalidReference:   InvalidImageName,
+	ImageTagNotFound:        ImagePullBackOff,
+	ImageRepositoryNotFound: ImagePullBackOff,
+	ImageUnauthorized:       ImagePullBackOff,
+	ImageForbidden:          ImagePullBackOff,
+	ImagePlatformMismatch:   ImagePullBackOff,
+	ImageRunsAsRoot:         CreateContainerConfigError,
+	ImageNoCommand:          CreateContainerError,
+	CommandNotFound:         CrashLoopBackOff,
+	// A volume's missing ConfigMap or Secret foretells ContainerCreating,
+	// set on its finding.
+	ConfigConfigMapNotFound:    CreateContainerConfigError,
+	ConfigSecretNotFound:       CreateContainerConfigError,
+	ConfigKeyNotFound:          CreateContainerConfigError,
+	VolumeClaimNotFound:        Pending,
+	VolumeStorageClassNotFound: Pending,
+	PodServiceAccountNotFound:  FailedCreate,
+	PodPriorityClassNotFound:   FailedCreate,
+	PodRuntimeClassNotFound:    FailedCreate,
 	ProbeLivenessTooAggressive: CrashLoopBackOff,
 	ProbePortNotFound:          NeverReady,
 	ResourcesHeapExceedsLimit:  OOMKilled,

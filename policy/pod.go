@@ -25,6 +25,16 @@ type Pod struct {
 	Images map[string]*ImageLookup
 	// PullSecretIssues lists pull secrets the kubelet cannot use.
 	PullSecretIssues []PullSecretIssue
+	// Objects answers for the ConfigMaps, Secrets, claims, classes and
+	// ServiceAccount the spec names; nil when nothing is known of them:
+	// the object checks then say nothing.
+	Objects ObjectView
+	// Workload is set when the spec is a workload's pod template (its
+	// controller creates the pods), unset for a Pod.
+	Workload bool
+	// ClaimTemplates are a StatefulSet's volumeClaimTemplates: each pod
+	// gets a claim of each.
+	ClaimTemplates []ClaimTemplate
 	// ParseImage, when set, stands in for the package's ParseImage (e.g.
 	// one that remembers answers across reviews); it must answer the same.
 	ParseImage func(image string) (ImageRef, error)

@@ -10,6 +10,8 @@ import (
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/nobackoff/nobackoff/internal/textdist"
 )
 
 // maxListed bounds the tags or repositories read for a suggestion: one
@@ -155,7 +157,7 @@ func closest(want string, candidates []string) string {
 		if c == want {
 			continue
 		}
-		d := editDistance(want, c)
+		d := textdist.Distance(want, c)
 		if bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}
@@ -165,25 +167,4 @@ func closest(want string, candidates []string) string {
 		return ""
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between two strings.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -9,15 +9,22 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	nodelisters "k8s.io/client-go/listers/node/v1"
+	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/nobackoff/nobackoff/policy"
 	"github.com/nobackoff/nobackoff/registrycheck"
 )
 
@@ -26,14 +33,61 @@ import (
 // ServiceAccounts and Nodes, and of the names and types of all other
 // Secrets: their data is dropped before it is stored, and serves only to
 // tell "exists with a type the kubelet ignores" from "does not exist".
+//
+// With ClusterOptions.Objects it is also an ObjectIndex, from caches of
+// ConfigMaps, PersistentVolumeClaims, StorageClasses, PriorityClasses and
+// RuntimeClasses, each reduced by a transform to what the object checks
+// read before it is stored: names, key names (never values), a claim's
+// storageClassName and phase, a StorageClass's default annotations.
+//
+// Memory: a reduced ConfigMap or Secret is about 0.5 KiB plus its key
+// names (the struct, its name, namespace, UID and resourceVersion, a small
+// map of keys, the store's entry and namespace index), so 10,000 of each
+// hold about 10 MiB. The first listing of a kind still decodes every
+// object whole before the transform runs: the peak is the size of the
+// largest kind's full listing (all ConfigMaps, or all Secrets).
 type InformerCluster struct {
+	opts      ClusterOptions
 	factories []informers.SharedInformerFactory
 	secrets   []corelisters.SecretLister
 	others    corelisters.SecretLister
 	accounts  corelisters.ServiceAccountLister
 	nodes     corelisters.NodeLister
-	synced    []cache.InformerSynced
-	ready     atomic.Bool
+
+	// Set with Objects only.
+	configMaps      corelisters.ConfigMapLister
+	claims          corelisters.PersistentVolumeClaimLister
+	storageClasses  storagelisters.StorageClassLister
+	priorityClasses schedulinglisters.PriorityClassLister
+	runtimeClasses  nodelisters.RuntimeClassLister
+
+	synced []cache.InformerSynced
+	ready  atomic.Bool
+}
+
+var (
+	_ ClusterView     = (*InformerCluster)(nil)
+	_ PullSecretIndex = (*InformerCluster)(nil)
+	_ ObjectIndex     = (*InformerCluster)(nil)
+)
+
+// ClusterOptions chooses what an InformerCluster watches besides what the
+// registry checks read. The zero value watches nothing more: Object then
+// answers PresenceUnknown.
+type ClusterOptions struct {
+	// Objects watches what the object checks read: ConfigMaps and
+	// PersistentVolumeClaims in all namespaces, StorageClasses,
+	// PriorityClasses and RuntimeClasses. With the Secrets and
+	// ServiceAccounts watched anyway, Object answers for all seven kinds.
+	Objects bool
+	// SecretKeys keeps the key names (never the values) of Secrets of the
+	// types other than the pull-secret types. Off, such a Secret is known
+	// to exist but not what keys it holds (KeysKnown false). All Secrets
+	// are listed and watched either way: the pull-secret checks tell a
+	// Secret of a type the kubelet ignores from a missing one. The keys
+	// of pull secrets are always known (their data is kept for the
+	// keyring).
+	SecretKeys bool
 }
 
 // Synced reports whether the caches have their first listing; before,
@@ -41,8 +95,8 @@ type InformerCluster struct {
 func (c *InformerCluster) Synced() bool { return c.ready.Load() }
 
 // NewInformerCluster prepares the informers; Start runs them.
-func NewInformerCluster(client kubernetes.Interface, resync time.Duration) *InformerCluster {
-	c := &InformerCluster{}
+func NewInformerCluster(client kubernetes.Interface, resync time.Duration, opts ClusterOptions) *InformerCluster {
+	c := &InformerCluster{opts: opts}
 	for _, t := range []corev1.SecretType{corev1.SecretTypeDockerConfigJson, corev1.SecretTypeDockercfg} {
 		f := informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = "type=" + string(t)
@@ -56,7 +110,11 @@ func NewInformerCluster(client kubernetes.Interface, resync time.Duration) *Info
 		o.FieldSelector = "type!=" + string(corev1.SecretTypeDockerConfigJson) + ",type!=" + string(corev1.SecretTypeDockercfg)
 	}))
 	others := f.Core().V1().Secrets()
-	_ = others.Informer().SetTransform(secretTypeOnly) // fails only once started
+	reduce := secretTypeOnly
+	if opts.Objects && opts.SecretKeys {
+		reduce = secretKeysOnly
+	}
+	_ = others.Informer().SetTransform(reduce) // fails only once started
 	c.others = others.Lister()
 	c.synced = append(c.synced, others.Informer().HasSynced)
 	c.factories = append(c.factories, f)
@@ -65,6 +123,26 @@ func NewInformerCluster(client kubernetes.Interface, resync time.Duration) *Info
 	sa, nodes := f.Core().V1().ServiceAccounts(), f.Core().V1().Nodes()
 	c.accounts, c.nodes = sa.Lister(), nodes.Lister()
 	c.synced = append(c.synced, sa.Informer().HasSynced, nodes.Informer().HasSynced)
+	if opts.Objects {
+		for _, inf := range []struct {
+			informer  cache.SharedIndexInformer
+			transform cache.TransformFunc
+		}{
+			{f.Core().V1().ConfigMaps().Informer(), configMapKeysOnly},
+			{f.Core().V1().PersistentVolumeClaims().Informer(), claimClassOnly},
+			{f.Storage().V1().StorageClasses().Informer(), storageClassDefaultOnly},
+			{f.Scheduling().V1().PriorityClasses().Informer(), classNameOnly},
+			{f.Node().V1().RuntimeClasses().Informer(), classNameOnly},
+		} {
+			_ = inf.informer.SetTransform(inf.transform) // fails only once started
+			c.synced = append(c.synced, inf.informer.HasSynced)
+		}
+		c.configMaps = f.Core().V1().ConfigMaps().Lister()
+		c.claims = f.Core().V1().PersistentVolumeClaims().Lister()
+		c.storageClasses = f.Storage().V1().StorageClasses().Lister()
+		c.priorityClasses = f.Scheduling().V1().PriorityClasses().Lister()
+		c.runtimeClasses = f.Node().V1().RuntimeClasses().Lister()
+	}
 	c.factories = append(c.factories, f)
 	return c
 }
@@ -78,10 +156,19 @@ func (c *InformerCluster) Start(ctx context.Context, timeout time.Duration) erro
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if !cache.WaitForCacheSync(wctx.Done(), c.synced...) {
-		return fmt.Errorf("cluster caches (pull secrets, service accounts, nodes) did not sync within %v", timeout)
+		what := "pull secrets, service accounts, nodes"
+		if c.opts.Objects {
+			what += ", configmaps, persistentvolumeclaims, storage/priority/runtime classes"
+		}
+		return fmt.Errorf("cluster caches (%s) did not sync within %v", what, timeout)
 	}
 	c.ready.Store(true)
 	return nil
+}
+
+// reducedMeta is what a reduced object keeps of its metadata.
+func reducedMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion}
 }
 
 // secretTypeOnly keeps a Secret's name, namespace and type: what a
@@ -91,14 +178,104 @@ func secretTypeOnly(obj any) (any, error) {
 	if !ok {
 		return obj, nil // a deletion tombstone
 	}
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, UID: s.UID, ResourceVersion: s.ResourceVersion},
-		Type:       s.Type,
-	}, nil
+	return &corev1.Secret{ObjectMeta: reducedMeta(&s.ObjectMeta), Type: s.Type}, nil
+}
+
+// secretKeysOnly keeps a Secret's name, namespace, type and the names of
+// its data keys, each with a nil value.
+func secretKeysOnly(obj any) (any, error) {
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return obj, nil // a deletion tombstone
+	}
+	out := &corev1.Secret{ObjectMeta: reducedMeta(&s.ObjectMeta), Type: s.Type}
+	if len(s.Data) > 0 {
+		out.Data = make(map[string][]byte, len(s.Data))
+		for k := range s.Data {
+			out.Data[k] = nil
+		}
+	}
+	return out, nil
+}
+
+// configMapKeysOnly keeps a ConfigMap's name, namespace and the names of
+// its data and binaryData keys, each with an empty value.
+func configMapKeysOnly(obj any) (any, error) {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok {
+		return obj, nil // a deletion tombstone
+	}
+	out := &corev1.ConfigMap{ObjectMeta: reducedMeta(&cm.ObjectMeta)}
+	if len(cm.Data) > 0 {
+		out.Data = make(map[string]string, len(cm.Data))
+		for k := range cm.Data {
+			out.Data[k] = ""
+		}
+	}
+	if len(cm.BinaryData) > 0 {
+		out.BinaryData = make(map[string][]byte, len(cm.BinaryData))
+		for k := range cm.BinaryData {
+			out.BinaryData[k] = nil
+		}
+	}
+	return out, nil
+}
+
+// claimClassOnly keeps a claim's name, namespace, storageClassName and
+// phase.
+func claimClassOnly(obj any) (any, error) {
+	pvc, ok := obj.(*corev1.PersistentVolumeClaim)
+	if !ok {
+		return obj, nil // a deletion tombstone
+	}
+	out := &corev1.PersistentVolumeClaim{ObjectMeta: reducedMeta(&pvc.ObjectMeta)}
+	if pvc.Spec.StorageClassName != nil {
+		name := *pvc.Spec.StorageClassName
+		out.Spec.StorageClassName = &name
+	}
+	out.Status.Phase = pvc.Status.Phase
+	return out, nil
+}
+
+// The annotations that make a StorageClass the default.
+const (
+	defaultClassAnnotation     = "storageclass.kubernetes.io/is-default-class"
+	betaDefaultClassAnnotation = "storageclass.beta.kubernetes.io/is-default-class"
+)
+
+// storageClassDefaultOnly keeps a StorageClass's name, creation time and
+// default annotations (the newest default wins).
+func storageClassDefaultOnly(obj any) (any, error) {
+	sc, ok := obj.(*storagev1.StorageClass)
+	if !ok {
+		return obj, nil // a deletion tombstone
+	}
+	out := &storagev1.StorageClass{ObjectMeta: reducedMeta(&sc.ObjectMeta)}
+	out.CreationTimestamp = sc.CreationTimestamp
+	for _, a := range []string{defaultClassAnnotation, betaDefaultClassAnnotation} {
+		if v, ok := sc.Annotations[a]; ok {
+			if out.Annotations == nil {
+				out.Annotations = map[string]string{}
+			}
+			out.Annotations[a] = v
+		}
+	}
+	return out, nil
+}
+
+// classNameOnly keeps the name of a PriorityClass or RuntimeClass.
+func classNameOnly(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *schedulingv1.PriorityClass:
+		return &schedulingv1.PriorityClass{ObjectMeta: reducedMeta(&o.ObjectMeta)}, nil
+	case *nodev1.RuntimeClass:
+		return &nodev1.RuntimeClass{ObjectMeta: reducedMeta(&o.ObjectMeta)}, nil
+	}
+	return obj, nil // a deletion tombstone
 }
 
 // Secret implements ClusterView. A Secret of another type comes back with
-// its type and no data.
+// its type and no data (with SecretKeys, its key names with nil values).
 func (c *InformerCluster) Secret(namespace, name string) (*corev1.Secret, bool) {
 	for _, l := range c.secrets {
 		if s, err := l.Secrets(namespace).Get(name); err == nil {
@@ -142,6 +319,160 @@ func (c *InformerCluster) PullSecrets(namespace string) []*corev1.Secret {
 	return slices.CompactFunc(out, func(a, b *corev1.Secret) bool { return a.Name == b.Name })
 }
 
+// Object implements ObjectIndex. Before the caches synced, or without
+// ClusterOptions.Objects, nothing is known. An absent namespaced object
+// comes with the other namespaces holding one of its kind and name.
+func (c *InformerCluster) Object(namespace string, kind policy.ObjectKind, name string) policy.ObjectState {
+	if !c.opts.Objects || !c.ready.Load() {
+		return policy.ObjectState{}
+	}
+	present := func(keys []string, known bool) policy.ObjectState {
+		return policy.ObjectState{Presence: policy.Present, Keys: keys, KeysKnown: known}
+	}
+	switch kind {
+	case policy.KindConfigMap:
+		if cm, err := c.configMaps.ConfigMaps(namespace).Get(name); err == nil {
+			return present(configMapKeys(cm), true)
+		}
+	case policy.KindSecret:
+		for _, l := range c.secrets {
+			if s, err := l.Secrets(namespace).Get(name); err == nil {
+				return present(secretKeys(s), true)
+			}
+		}
+		if s, err := c.others.Secrets(namespace).Get(name); err == nil {
+			if !c.opts.SecretKeys {
+				return present(nil, false)
+			}
+			return present(secretKeys(s), true)
+		}
+	case policy.KindClaim:
+		if pvc, err := c.claims.PersistentVolumeClaims(namespace).Get(name); err == nil {
+			st := present(nil, false)
+			if pvc.Spec.StorageClassName != nil {
+				class := *pvc.Spec.StorageClassName
+				st.StorageClassName = &class
+			}
+			return st
+		}
+	case policy.KindServiceAccount:
+		if _, err := c.accounts.ServiceAccounts(namespace).Get(name); err == nil {
+			return present(nil, false)
+		}
+	case policy.KindStorageClass:
+		if _, err := c.storageClasses.Get(name); err == nil {
+			return present(nil, false)
+		}
+		return policy.ObjectState{Presence: policy.Absent}
+	case policy.KindPriorityClass:
+		if _, err := c.priorityClasses.Get(name); err == nil {
+			return present(nil, false)
+		}
+		return policy.ObjectState{Presence: policy.Absent}
+	case policy.KindRuntimeClass:
+		if _, err := c.runtimeClasses.Get(name); err == nil {
+			return present(nil, false)
+		}
+		return policy.ObjectState{Presence: policy.Absent}
+	default:
+		return policy.ObjectState{}
+	}
+	return policy.ObjectState{Presence: policy.Absent, Elsewhere: c.elsewhere(kind, namespace, name)}
+}
+
+// elsewhere lists up to maxOtherNamespaces namespaces other than namespace
+// holding an object of the kind and name, sorted. It walks the kind's
+// whole cache: it runs only for an object a pod misses.
+func (c *InformerCluster) elsewhere(kind policy.ObjectKind, namespace, name string) []string {
+	var out []string
+	add := func(o metav1.Object) {
+		if o.GetName() == name && o.GetNamespace() != namespace {
+			out = append(out, o.GetNamespace())
+		}
+	}
+	switch kind {
+	case policy.KindConfigMap:
+		all, _ := c.configMaps.List(labels.Everything())
+		for _, o := range all {
+			add(o)
+		}
+	case policy.KindSecret:
+		for _, l := range append(slices.Clip(c.secrets), c.others) {
+			all, _ := l.List(labels.Everything())
+			for _, o := range all {
+				add(o)
+			}
+		}
+	case policy.KindClaim:
+		all, _ := c.claims.List(labels.Everything())
+		for _, o := range all {
+			add(o)
+		}
+	case policy.KindServiceAccount:
+		all, _ := c.accounts.List(labels.Everything())
+		for _, o := range all {
+			add(o)
+		}
+	}
+	sort.Strings(out)
+	out = slices.Compact(out)
+	if len(out) > maxOtherNamespaces {
+		out = out[:maxOtherNamespaces]
+	}
+	return slices.Clip(out)
+}
+
+// DefaultStorageClass implements ObjectIndex by the DefaultStorageClass
+// admission plugin's rule: of the classes annotated default (the GA or
+// the beta annotation, "true"), the newest; of equally new ones, the first
+// by name.
+func (c *InformerCluster) DefaultStorageClass() (string, bool) {
+	if !c.opts.Objects || !c.ready.Load() {
+		return "", false
+	}
+	all, err := c.storageClasses.List(labels.Everything())
+	if err != nil {
+		return "", false
+	}
+	var best *storagev1.StorageClass
+	for _, sc := range all {
+		if sc.Annotations[defaultClassAnnotation] != "true" && sc.Annotations[betaDefaultClassAnnotation] != "true" {
+			continue
+		}
+		if best == nil || sc.CreationTimestamp.After(best.CreationTimestamp.Time) ||
+			(sc.CreationTimestamp.Equal(&best.CreationTimestamp) && sc.Name < best.Name) {
+			best = sc
+		}
+	}
+	if best == nil {
+		return "", true
+	}
+	return best.Name, true
+}
+
+// configMapKeys are the keys of a ConfigMap's data and binaryData, sorted.
+func configMapKeys(cm *corev1.ConfigMap) []string {
+	keys := make([]string, 0, len(cm.Data)+len(cm.BinaryData))
+	for k := range cm.Data {
+		keys = append(keys, k)
+	}
+	for k := range cm.BinaryData {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return slices.Compact(keys)
+}
+
+// secretKeys are the keys of a Secret's data, sorted.
+func secretKeys(s *corev1.Secret) []string {
+	keys := make([]string, 0, len(s.Data))
+	for k := range s.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // ServiceAccount implements ClusterView.
 func (c *InformerCluster) ServiceAccount(namespace, name string) (*corev1.ServiceAccount, bool) {
 	sa, err := c.accounts.ServiceAccounts(namespace).Get(name)
@@ -183,12 +514,12 @@ func nodePlatforms(nodes []*corev1.Node) []registrycheck.Platform {
 
 // ConnectCluster builds the cluster view from a kubeconfig file, or from
 // the pod's service account when kubeconfig is empty.
-func ConnectCluster(kubeconfig string, resync time.Duration) (*InformerCluster, error) {
+func ConnectCluster(kubeconfig string, resync time.Duration, opts ClusterOptions) (*InformerCluster, error) {
 	client, err := KubeClient(kubeconfig)
 	if err != nil {
 		return nil, err
 	}
-	return NewInformerCluster(client, resync), nil
+	return NewInformerCluster(client, resync, opts), nil
 }
 
 // KubeClient connects to the cluster with a kubeconfig file, or with the

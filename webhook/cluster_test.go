@@ -60,7 +60,7 @@ func TestInformerClusterPullSecretIndex(t *testing.T) {
 		pull("shop", "ghcr", corev1.SecretTypeDockerConfigJson),
 		pull("shop", "old", corev1.SecretTypeDockercfg),
 	)
-	c := NewInformerCluster(client, 0)
+	c := NewInformerCluster(client, 0, ClusterOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := c.Start(ctx, 10*time.Second); err != nil {

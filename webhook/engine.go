@@ -16,6 +16,9 @@ type Engine struct {
 	catalog *policy.Catalog
 	known   map[policy.ID]bool
 	lookups *Lookups
+	// objects answers for the objects pod specs name; nil: the object
+	// checks say nothing.
+	objects ObjectIndex
 	// images remembers parsed image references across reviews.
 	images *memo.Memo[parsedImage]
 }
@@ -34,6 +37,14 @@ const imageMemoEntries = 4096
 func (e *Engine) WithLookups(l *Lookups) *Engine {
 	c := *e
 	c.lookups = l
+	return &c
+}
+
+// WithObjects returns the engine with a view of the objects pod specs name
+// (ConfigMaps, Secrets, claims, classes, ServiceAccounts).
+func (e *Engine) WithObjects(idx ObjectIndex) *Engine {
+	c := *e
+	c.objects = idx
 	return &c
 }
 
@@ -96,6 +107,9 @@ func (e *Engine) Review(ctx context.Context, w *Workload) Result {
 	pod.ParseImage = e.parseImage
 	if e.lookups != nil && !skip.All {
 		e.lookups.gather(ctx, w, pod)
+	}
+	if e.objects != nil {
+		pod.Objects = namespaceView{e.objects, w.Namespace}
 	}
 	for _, c := range e.catalog.Checks() {
 		fs, err := c.Check(ctx, pod)
@@ -160,3 +174,15 @@ func (e *Engine) annotations(w *Workload, res *Result) (policy.Skip, policy.Expe
 	}
 	return skip, startup
 }
+
+// namespaceView is an ObjectIndex seen from one namespace.
+type namespaceView struct {
+	idx       ObjectIndex
+	namespace string
+}
+
+func (v namespaceView) Object(kind policy.ObjectKind, name string) policy.ObjectState {
+	return v.idx.Object(v.namespace, kind, name)
+}
+
+func (v namespaceView) DefaultStorageClass() (string, bool) { return v.idx.DefaultStorageClass() }

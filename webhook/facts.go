@@ -41,6 +41,18 @@ type PullSecretIndex interface {
 	PullSecrets(namespace string) []*corev1.Secret
 }
 
+// ObjectIndex is what a ClusterView may also answer: the objects a pod
+// spec names, for the object checks. Reads only what is held (caches, the
+// input); PresenceUnknown when it cannot tell.
+type ObjectIndex interface {
+	// Object is the state of a namespaced object (namespace is ignored
+	// for cluster-wide kinds: StorageClass, PriorityClass, RuntimeClass).
+	Object(namespace string, kind policy.ObjectKind, name string) policy.ObjectState
+	// DefaultStorageClass is the default StorageClass ("" when none);
+	// known is false when it cannot be told.
+	DefaultStorageClass() (name string, known bool)
+}
+
 // maxOtherNamespaces bounds the namespaces a finding names.
 const maxOtherNamespaces = 3
 

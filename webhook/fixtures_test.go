@@ -127,6 +127,11 @@ func checkFile(t *testing.T, path string, regs *fixtureRegistries) *Report {
 	if regs != nil {
 		engine = engine.WithLookups(lookupsFor(t, docs))
 	}
+	// The objects in the file are the cluster's state, as for nobackoff
+	// check: what it lacks may be in a cluster.
+	objects := NewStaticCluster(nil)
+	errs = append(errs, objects.AddDocuments(docs)...)
+	engine = engine.WithObjects(objects)
 	rep, cerrs := CheckDocuments(context.Background(), engine, docs)
 	for _, e := range append(errs, cerrs...) {
 		t.Errorf("%s: unexpected input error: %v", path, e)
@@ -231,7 +236,7 @@ func TestHealthyCorpus(t *testing.T) {
 		// nobackoff check --offline does.
 		cluster := NewStaticCluster(nil)
 		errs = append(errs, cluster.AddDocuments(docs)...)
-		engine := NewEngine(policy.NewCatalog(policy.Options{})).WithLookups(&Lookups{Cluster: cluster})
+		engine := NewEngine(policy.NewCatalog(policy.Options{})).WithLookups(&Lookups{Cluster: cluster}).WithObjects(cluster)
 		rep, cerrs := CheckDocuments(context.Background(), engine, docs)
 		for _, e := range append(errs, cerrs...) {
 			t.Errorf("corpus input error: %v", e)

@@ -1,10 +1,13 @@
 package webhook
 
 import (
+	"encoding/json"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/nobackoff/nobackoff/policy"
 	"github.com/nobackoff/nobackoff/registrycheck"
 )
 
@@ -15,12 +18,17 @@ type StaticCluster struct {
 	secrets   map[string]*corev1.Secret
 	accounts  map[string]*corev1.ServiceAccount
 	platforms []registrycheck.Platform
+	// objects holds what the object checks read of the input's objects, by
+	// kind and namespace/name (name alone for cluster-wide kinds).
+	objects      map[policy.ObjectKind]map[string]policy.ObjectState
+	defaultClass string
 }
 
 // NewStaticCluster returns an empty view whose nodes have the given
 // platforms.
 func NewStaticCluster(platforms []registrycheck.Platform) *StaticCluster {
-	return &StaticCluster{secrets: map[string]*corev1.Secret{}, accounts: map[string]*corev1.ServiceAccount{}, platforms: platforms}
+	return &StaticCluster{secrets: map[string]*corev1.Secret{}, accounts: map[string]*corev1.ServiceAccount{}, platforms: platforms,
+		objects: map[policy.ObjectKind]map[string]policy.ObjectState{}}
 }
 
 // AddDocuments takes the Secrets and ServiceAccounts among the documents.
@@ -45,6 +53,7 @@ func (s *StaticCluster) AddDocuments(docs []Document) []error {
 				sec.Data[k] = []byte(v)
 			}
 			s.secrets[sec.Namespace+"/"+sec.Name] = &sec
+			s.add(policy.KindSecret, sec.Namespace, sec.Name, policy.ObjectState{Keys: keysOf(sec.Data, nil), KeysKnown: true})
 		case d.GVK.Group == "" && d.GVK.Version == "v1" && d.GVK.Kind == "ServiceAccount":
 			var sa corev1.ServiceAccount
 			if err := decodeJSON(d.JSON, &sa, true); err != nil {
@@ -52,6 +61,31 @@ func (s *StaticCluster) AddDocuments(docs []Document) []error {
 				continue
 			}
 			s.accounts[sa.Namespace+"/"+sa.Name] = &sa
+			s.add(policy.KindServiceAccount, sa.Namespace, sa.Name, policy.ObjectState{})
+		case d.GVK.Group == "" && d.GVK.Version == "v1" && d.GVK.Kind == "ConfigMap":
+			var cm corev1.ConfigMap
+			if err := decodeJSON(d.JSON, &cm, true); err != nil {
+				errs = append(errs, &ManifestError{Where: d.Where(), Err: err})
+				continue
+			}
+			s.add(policy.KindConfigMap, cm.Namespace, cm.Name, policy.ObjectState{Keys: keysOf(cm.BinaryData, cm.Data), KeysKnown: true})
+		case d.GVK.Group == "" && d.GVK.Version == "v1" && d.GVK.Kind == "PersistentVolumeClaim":
+			var pvc corev1.PersistentVolumeClaim
+			if err := decodeJSON(d.JSON, &pvc, true); err != nil {
+				errs = append(errs, &ManifestError{Where: d.Where(), Err: err})
+				continue
+			}
+			s.add(policy.KindClaim, pvc.Namespace, pvc.Name, policy.ObjectState{StorageClassName: pvc.Spec.StorageClassName,
+				Bound: pvc.Status.Phase == corev1.ClaimBound})
+		case d.GVK.Group == "storage.k8s.io" && d.GVK.Kind == "StorageClass":
+			s.add(policy.KindStorageClass, "", d.Name, policy.ObjectState{})
+			if isDefaultClass(d.JSON) {
+				s.defaultClass = d.Name
+			}
+		case d.GVK.Group == "scheduling.k8s.io" && d.GVK.Kind == "PriorityClass":
+			s.add(policy.KindPriorityClass, "", d.Name, policy.ObjectState{})
+		case d.GVK.Group == "node.k8s.io" && d.GVK.Kind == "RuntimeClass":
+			s.add(policy.KindRuntimeClass, "", d.Name, policy.ObjectState{})
 		}
 	}
 	return errs
@@ -121,4 +155,74 @@ func (s *StaticCluster) PullSecrets(namespace string) []*corev1.Secret {
 // isPullSecret reports the two Secret types the kubelet reads.
 func isPullSecret(s *corev1.Secret) bool {
 	return s.Type == corev1.SecretTypeDockerConfigJson || s.Type == corev1.SecretTypeDockercfg
+}
+
+func (s *StaticCluster) add(kind policy.ObjectKind, namespace, name string, st policy.ObjectState) {
+	if s.objects[kind] == nil {
+		s.objects[kind] = map[string]policy.ObjectState{}
+	}
+	st.Presence = policy.Present
+	s.objects[kind][objectKey(kind, namespace, name)] = st
+}
+
+// objectKey keys an object by namespace and name, or by name alone for
+// the cluster-wide kinds.
+func objectKey(kind policy.ObjectKind, namespace, name string) string {
+	switch kind {
+	case policy.KindStorageClass, policy.KindPriorityClass, policy.KindRuntimeClass:
+		return name
+	}
+	return namespace + "/" + name
+}
+
+// Object implements ObjectIndex: an object absent from the input is
+// NotInInput, since the cluster may hold it; Elsewhere names the input's
+// other namespaces that hold one of that name.
+func (s *StaticCluster) Object(namespace string, kind policy.ObjectKind, name string) policy.ObjectState {
+	if st, ok := s.objects[kind][objectKey(kind, namespace, name)]; ok {
+		return st
+	}
+	st := policy.ObjectState{Presence: policy.NotInInput}
+	if objectKey(kind, namespace, name) != name {
+		for key := range s.objects[kind] {
+			if ns, n, _ := strings.Cut(key, "/"); n == name && ns != namespace && len(st.Elsewhere) < maxOtherNamespaces {
+				st.Elsewhere = append(st.Elsewhere, ns)
+			}
+		}
+		sort.Strings(st.Elsewhere)
+	}
+	return st
+}
+
+// DefaultStorageClass implements ObjectIndex: known only when the input
+// holds a StorageClass marked default (the cluster may have one).
+func (s *StaticCluster) DefaultStorageClass() (string, bool) {
+	return s.defaultClass, s.defaultClass != ""
+}
+
+// keysOf lists the keys of a ConfigMap's or Secret's data, sorted.
+func keysOf(binary map[string][]byte, text map[string]string) []string {
+	keys := make([]string, 0, len(binary)+len(text))
+	for k := range binary {
+		keys = append(keys, k)
+	}
+	for k := range text {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// isDefaultClass reports a StorageClass marked as the cluster's default.
+func isDefaultClass(data []byte) bool {
+	var sc struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(data, &sc) != nil {
+		return false
+	}
+	a := sc.Metadata.Annotations
+	return a["storageclass.kubernetes.io/is-default-class"] == "true" || a["storageclass.beta.kubernetes.io/is-default-class"] == "true"
 }

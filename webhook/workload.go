@@ -27,6 +27,8 @@ type Workload struct {
 	// Spec is the pod spec and SpecPath its field path in the object.
 	Spec     *corev1.PodSpec
 	SpecPath string
+	// ClaimTemplates are a StatefulSet's volumeClaimTemplates.
+	ClaimTemplates []corev1.PersistentVolumeClaim
 }
 
 // ControllerOwned reports whether the object was created by a controller
@@ -151,7 +153,9 @@ func workloadOf(obj any) *Workload {
 	case *appsv1.Deployment:
 		return templated(&o.ObjectMeta, &o.Spec.Template, "spec.template")
 	case *appsv1.StatefulSet:
-		return templated(&o.ObjectMeta, &o.Spec.Template, "spec.template")
+		w := templated(&o.ObjectMeta, &o.Spec.Template, "spec.template")
+		w.ClaimTemplates = o.Spec.VolumeClaimTemplates
+		return w
 	case *appsv1.DaemonSet:
 		return templated(&o.ObjectMeta, &o.Spec.Template, "spec.template")
 	case *appsv1.ReplicaSet:
@@ -188,5 +192,10 @@ func (w *Workload) Pod() (*policy.Pod, bool) {
 	if w.Spec == nil {
 		return nil, false
 	}
-	return &policy.Pod{Spec: w.Spec, Path: w.SpecPath}, true
+	p := &policy.Pod{Spec: w.Spec, Path: w.SpecPath, Workload: w.Template != nil}
+	for i, t := range w.ClaimTemplates {
+		p.ClaimTemplates = append(p.ClaimTemplates, policy.ClaimTemplate{Name: t.Name,
+			StorageClassName: t.Spec.StorageClassName, Field: fmt.Sprintf("spec.volumeClaimTemplates[%d]", i)})
+	}
+	return p, true
 }

@@ -61,7 +61,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// No registry: the pull secrets in the input are still judged.
 		cluster := webhook.NewStaticCluster(nil)
 		errs = append(errs, cluster.AddDocuments(docs)...)
-		engine = engine.WithLookups(&webhook.Lookups{Cluster: cluster, Log: log})
+		engine = engine.WithLookups(&webhook.Lookups{Cluster: cluster, Log: log}).WithObjects(cluster)
 	} else {
 		if len(platforms) == 0 {
 			platforms = stringList{"linux/amd64"}
@@ -87,7 +87,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		lookups.Log = log
-		engine = engine.WithLookups(lookups)
+		engine = engine.WithLookups(lookups).WithObjects(cluster)
 	}
 	rep, checkErrs := webhook.CheckDocuments(context.Background(), engine, docs)
 	errs = append(errs, checkErrs...)

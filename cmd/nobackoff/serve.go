@@ -39,6 +39,8 @@ func serve(args []string, stderr io.Writer) int {
 	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "self certs: the release namespace (default: the pod's)")
 	configFile := fs.String("config", "", "configuration file (YAML: registries, checks), e.g. the chart's ConfigMap")
 	lookups := fs.Bool("registry-lookups", true, "look images up in their registries (needs the cluster for pull secrets and nodes)")
+	objects := fs.Bool("cluster-state", true, "with registry lookups, also watch what the object checks read: ConfigMaps, PersistentVolumeClaims, Storage/Priority/RuntimeClasses (names and key names only)")
+	secretKeys := fs.Bool("secret-keys", true, "with --cluster-state, keep the key names (never values) of Secrets of other types than the pull-secret types")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for the cluster view (default: the pod's service account)")
 	budget := fs.Duration("registry-timeout", 3*time.Second, "budget for all registry lookups of one review (keep well under the webhook's timeoutSeconds)")
 	caFile := fs.String("registry-ca", "", "PEM file of CAs to trust for registries, besides the system's")
@@ -80,7 +82,7 @@ func serve(args []string, stderr io.Writer) int {
 		Handler: webhook.HandlerOptions{CheckControllerOwned: *owned}, Log: log,
 	}
 	if *lookups {
-		cluster, err := webhook.ConnectCluster(*kubeconfig, 10*time.Minute)
+		cluster, err := webhook.ConnectCluster(*kubeconfig, 10*time.Minute, webhook.ClusterOptions{Objects: *objects, SecretKeys: *secretKeys})
 		if err != nil {
 			fmt.Fprintf(stderr, "nobackoff serve: %v\n(registry lookups need the cluster's pull secrets; run in a cluster, give --kubeconfig, or --registry-lookups=false)\n", err)
 			return exitUsage
@@ -92,6 +94,9 @@ func serve(args []string, stderr io.Writer) int {
 		}
 		l.Log, l.PodSecretsFinal = log, true
 		engine = engine.WithLookups(l)
+		if *objects {
+			engine = engine.WithObjects(cluster)
+		}
 		opts.Prepare = func(ctx context.Context) error { return cluster.Start(ctx, 2*time.Minute) }
 		opts.Collectors = l.Resolver.Metrics().Collectors()
 	}
