@@ -107,8 +107,8 @@ demo: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_DEPS) ## a local
 bench: ## benchmarks (numbers, never pass/fail)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-serve: build $(REGISTRY_BIN) $(CONTROL_PLANE) ## nobackoff serve side by side with a minimal webhook under load: CPU per review, latency, dry-run latency (numbers, never pass/fail)
-	$(TEST_ENV) NOBACKOFF_BENCH=1 $(GO) test -count=1 -run '^TestSideBySide$$' -v -timeout 30m ./e2e
+bench-serve: build $(REGISTRY_BIN) $(CONTROL_PLANE) ## nobackoff serve side by side with a minimal webhook under load: CPU per review, latency, dry-run latency; the memory of its cluster caches (numbers, never pass/fail)
+	$(TEST_ENV) NOBACKOFF_BENCH=1 $(GO) test -count=1 -run '^(TestSideBySide|TestClusterStateMemory)$$' -v -timeout 30m ./e2e
 
 clean: ## remove build output
 	rm -rf bin

@@ -92,6 +92,7 @@ func TestE2E(t *testing.T) {
 	t.Run("pull secrets", e.testPullSecrets)
 	t.Run("bare and owned pods", e.testPods)
 	t.Run("skip annotation", e.testSkip)
+	t.Run("objects that do not exist", e.testObjects)
 	t.Run("platforms of the nodes", e.testPlatforms)
 	t.Run("chart objects accepted by the API server", func(t *testing.T) { e.testChartDryRun(t, helm) })
 	t.Run("self certificates: racing instances agree", e.testSelfCertsRace)

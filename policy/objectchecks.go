@@ -187,6 +187,9 @@ func (keyMissing) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		if st.Presence != Present || !st.KeysKnown || contains(st.Keys, r.key) {
 			continue
 		}
+		if r.container == nil && contains(st.BinaryKeys, r.key) {
+			continue // a volume's item may be binary data; an env var may not
+		}
 		effect := "the container cannot start (CreateContainerConfigError)"
 		if r.container == nil {
 			effect = "the volume never mounts: the pod stays in ContainerCreating (FailedMount)"

@@ -174,3 +174,23 @@ func (o inputObjects) Object(ObjectKind, string) ObjectState {
 	return ObjectState{Presence: NotInInput, Elsewhere: o.elsewhere}
 }
 func (inputObjects) DefaultStorageClass() (string, bool) { return "", false }
+
+// The kubelet reads an env var from a ConfigMap's data only; a volume's
+// items may name binaryData keys too.
+func TestBinaryDataKeys(t *testing.T) {
+	objects := healthyObjects()
+	objects.objects[KindConfigMap]["assets"] = ObjectState{Keys: []string{"index.html"}, KeysKnown: true, BinaryKeys: []string{"logo.png"}}
+	p := podOf(corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/shop/web:1.0", Env: []corev1.EnvVar{{Name: "LOGO",
+			ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "assets"}, Key: "logo.png"}}}}}},
+		Volumes: []corev1.Volume{{Name: "assets", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "assets"}, Items: []corev1.KeyToPath{{Key: "logo.png", Path: "logo.png"}}}}}},
+	})
+	p.Objects = objects
+	got := objectFindings(t, p)
+	want := []objectFinding{{ConfigKeyNotFound, Error, tmpl + ".containers[0].env[0].valueFrom.configMapKeyRef.key", CreateContainerConfigError}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("findings %v, want %v", got, want)
+	}
+}

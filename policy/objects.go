@@ -37,10 +37,13 @@ const (
 // ObjectState is what is known of one object.
 type ObjectState struct {
 	Presence Presence
-	// Keys are the data keys of a ConfigMap or Secret (data and
-	// binaryData), sorted, when KeysKnown: a view may keep no Secret keys.
+	// Keys are the data keys of a ConfigMap or Secret, sorted, when
+	// KeysKnown: a view may keep no Secret keys.
 	Keys      []string
 	KeysKnown bool
+	// BinaryKeys are a ConfigMap's binaryData keys: a volume's items may
+	// name them, an env var may not (the kubelet reads data only).
+	BinaryKeys []string
 	// StorageClassName is a claim's spec.storageClassName; nil when unset.
 	// Bound is set for a claim bound to a volume.
 	StorageClassName *string

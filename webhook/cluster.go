@@ -332,7 +332,9 @@ func (c *InformerCluster) Object(namespace string, kind policy.ObjectKind, name 
 	switch kind {
 	case policy.KindConfigMap:
 		if cm, err := c.configMaps.ConfigMaps(namespace).Get(name); err == nil {
-			return present(configMapKeys(cm), true)
+			st := present(configMapKeys(cm), true)
+			st.BinaryKeys = configMapBinaryKeys(cm)
+			return st
 		}
 	case policy.KindSecret:
 		for _, l := range c.secrets {
@@ -349,6 +351,7 @@ func (c *InformerCluster) Object(namespace string, kind policy.ObjectKind, name 
 	case policy.KindClaim:
 		if pvc, err := c.claims.PersistentVolumeClaims(namespace).Get(name); err == nil {
 			st := present(nil, false)
+			st.Bound = pvc.Status.Phase == corev1.ClaimBound
 			if pvc.Spec.StorageClassName != nil {
 				class := *pvc.Spec.StorageClassName
 				st.StorageClassName = &class
@@ -450,19 +453,6 @@ func (c *InformerCluster) DefaultStorageClass() (string, bool) {
 	return best.Name, true
 }
 
-// configMapKeys are the keys of a ConfigMap's data and binaryData, sorted.
-func configMapKeys(cm *corev1.ConfigMap) []string {
-	keys := make([]string, 0, len(cm.Data)+len(cm.BinaryData))
-	for k := range cm.Data {
-		keys = append(keys, k)
-	}
-	for k := range cm.BinaryData {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return slices.Compact(keys)
-}
-
 // secretKeys are the keys of a Secret's data, sorted.
 func secretKeys(s *corev1.Secret) []string {
 	keys := make([]string, 0, len(s.Data))
@@ -542,3 +532,9 @@ func KubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	}
 	return client, nil
 }
+
+// configMapKeys are the keys of a ConfigMap's data, sorted (env vars read
+// only those); configMapBinaryKeys those of its binaryData.
+func configMapKeys(cm *corev1.ConfigMap) []string { return keysOf(nil, cm.Data) }
+
+func configMapBinaryKeys(cm *corev1.ConfigMap) []string { return keysOf(cm.BinaryData, nil) }

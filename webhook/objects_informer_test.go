@@ -195,15 +195,15 @@ func TestInformerClusterObjects(t *testing.T) {
 		name string
 		want policy.ObjectState
 	}{
-		{"shop", policy.KindConfigMap, "app", policy.ObjectState{Presence: policy.Present, Keys: []string{"a.yaml", "b.yaml", "c.bin"}, KeysKnown: true}},
+		{"shop", policy.KindConfigMap, "app", policy.ObjectState{Presence: policy.Present, Keys: []string{"a.yaml", "b.yaml"}, KeysKnown: true, BinaryKeys: []string{"c.bin"}}},
 		{"shop", policy.KindConfigMap, "settings", policy.ObjectState{Presence: policy.Absent, Elsewhere: []string{"a", "b", "c"}}},
-		{"a", policy.KindConfigMap, "settings", policy.ObjectState{Presence: policy.Present, Keys: []string{"a.yaml", "b.yaml", "c.bin"}, KeysKnown: true}},
+		{"a", policy.KindConfigMap, "settings", policy.ObjectState{Presence: policy.Present, Keys: []string{"a.yaml", "b.yaml"}, KeysKnown: true, BinaryKeys: []string{"c.bin"}}},
 		{"shop", policy.KindConfigMap, "nothing", policy.ObjectState{Presence: policy.Absent}},
 		{"shop", policy.KindSecret, "db", policy.ObjectState{Presence: policy.Present, Keys: []string{"password", "user"}, KeysKnown: true}},
 		{"shop", policy.KindSecret, "regcred", policy.ObjectState{Presence: policy.Present, Keys: []string{corev1.DockerConfigJsonKey}, KeysKnown: true}},
 		{"shop", policy.KindSecret, "ghcr", policy.ObjectState{Presence: policy.Absent, Elsewhere: []string{"build"}}},
 		{"build", policy.KindSecret, "db", policy.ObjectState{Presence: policy.Absent, Elsewhere: []string{"ci", "shop"}}},
-		{"shop", policy.KindClaim, "data", policy.ObjectState{Presence: policy.Present, StorageClassName: &fast}},
+		{"shop", policy.KindClaim, "data", policy.ObjectState{Presence: policy.Present, StorageClassName: &fast, Bound: true}},
 		{"shop", policy.KindClaim, "scratch", policy.ObjectState{Presence: policy.Present}},
 		{"shop", policy.KindClaim, "cache", policy.ObjectState{Presence: policy.Absent, Elsewhere: []string{"ci"}}},
 		{"shop", policy.KindServiceAccount, "default", policy.ObjectState{Presence: policy.Present}},

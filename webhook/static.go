@@ -68,7 +68,8 @@ func (s *StaticCluster) AddDocuments(docs []Document) []error {
 				errs = append(errs, &ManifestError{Where: d.Where(), Err: err})
 				continue
 			}
-			s.add(policy.KindConfigMap, cm.Namespace, cm.Name, policy.ObjectState{Keys: keysOf(cm.BinaryData, cm.Data), KeysKnown: true})
+			s.add(policy.KindConfigMap, cm.Namespace, cm.Name, policy.ObjectState{Keys: keysOf(nil, cm.Data), KeysKnown: true,
+				BinaryKeys: keysOf(cm.BinaryData, nil)})
 		case d.GVK.Group == "" && d.GVK.Version == "v1" && d.GVK.Kind == "PersistentVolumeClaim":
 			var pvc corev1.PersistentVolumeClaim
 			if err := decodeJSON(d.JSON, &pvc, true); err != nil {
@@ -202,6 +203,9 @@ func (s *StaticCluster) DefaultStorageClass() (string, bool) {
 
 // keysOf lists the keys of a ConfigMap's or Secret's data, sorted.
 func keysOf(binary map[string][]byte, text map[string]string) []string {
+	if len(binary)+len(text) == 0 {
+		return nil
+	}
 	keys := make([]string, 0, len(binary)+len(text))
 	for k := range binary {
 		keys = append(keys, k)

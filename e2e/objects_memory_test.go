@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/nobackoff/nobackoff/certs"
+)
+
+// TestClusterStateMemory measures what the webhook's caches of the
+// cluster's objects cost: nobackoff serve with 10,000 ConfigMaps and
+// 10,000 Secrets of 1 KiB of values each in the API server, with its
+// object caches off and on. It reports numbers (`make bench-serve`) and
+// asserts none.
+func TestClusterStateMemory(t *testing.T) {
+	if os.Getenv("NOBACKOFF_BENCH") == "" {
+		t.Skip("the cluster-state memory measurement runs with `make bench-serve` (NOBACKOFF_BENCH=1)")
+	}
+	k8sDir := tool(t, "NOBACKOFF_K8S_DIR")
+	nobackoff := tool(t, "NOBACKOFF_BIN")
+	n := envInt(t, "NOBACKOFF_BENCH_OBJECTS", 10000)
+
+	c := startCluster(t, k8sDir)
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 2000, 2000
+	client := kubernetes.NewForConfigOrDie(cfg)
+	ctx := context.Background()
+	namespaces := 10
+	for i := range namespaces {
+		c.must(t, "", "create", "namespace", fmt.Sprintf("mem-%d", i))
+	}
+	value := strings.Repeat("x", 1024)
+	began := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	jobs := make(chan int)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				ns := fmt.Sprintf("mem-%d", i%namespaces)
+				meta := metav1.ObjectMeta{Name: fmt.Sprintf("obj-%05d", i), Namespace: ns}
+				if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: meta,
+					Data: map[string]string{"config.yaml": value, "LOG_LEVEL": "info"}}, metav1.CreateOptions{}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque,
+					Data: map[string][]byte{"password": []byte(value), "user": []byte("app")}}, metav1.CreateOptions{}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range n {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case jobs <- i:
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	t.Logf("created %d ConfigMaps and %d Secrets in %v", n, n, time.Since(began).Round(time.Second))
+
+	dir, _, pool := localhostCerts(t)
+	var report strings.Builder
+	fmt.Fprintf(&report, "\nnobackoff serve with %d ConfigMaps and %d Secrets (1 KiB of values each):\n", n, n)
+	for _, state := range []string{"false", "true"} {
+		port := freePort(t)
+		logFile := filepath.Join(dir, "serve-"+state+".log")
+		start := time.Now()
+		p := startProcess(t, logFile, nobackoff, "serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
+			"--tls-cert-file", filepath.Join(dir, certs.KeyCert), "--tls-key-file", filepath.Join(dir, certs.KeyKey),
+			"--kubeconfig", c.kubeconfig, "--cluster-state="+state, "--shutdown-delay", "0s")
+		waitHTTPS(t, "nobackoff", logFile, fmt.Sprintf("https://localhost:%d/readyz", port), pool)
+		ready := time.Since(start)
+		time.Sleep(5 * time.Second) // settle after the first listing
+		rss := residentSet(t, p.Process.Pid)
+		fmt.Fprintf(&report, "  --cluster-state=%-5s ready after %5.1f s, RSS %4d MiB, peak %4d MiB\n", state,
+			ready.Seconds(), rss>>20, peakRSS(t, p.Process.Pid)>>20)
+		_ = p.Process.Kill()
+		_ = p.Wait()
+	}
+	t.Log(report.String())
+}
+
+// residentSet reads a process's VmRSS.
+func residentSet(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmRSS for process %d", pid)
+	return 0
+}
