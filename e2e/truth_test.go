@@ -3,7 +3,6 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -33,23 +32,36 @@ import (
 // the kubelet really does with the pod.
 
 // Observed states are named as the outcomes nobackoff predicts
-// (policy.Outcome), plus these two.
+// (policy.Outcome), plus Ready, and Unsettled for a pod that reached no
+// final state before the deadline.
 const (
 	outReady       = "Ready"
-	outPending     = "Pending"
+	outUnsettled   = "Unsettled"
 	truthNamespace = "truth"
 	// crashRestarts restarts make a crash loop.
 	crashRestarts = 2
 	// notReadyAfter running without turning Ready: never Ready.
-	notReadyAfter   = 45 * time.Second
-	observeDeadline = 4 * time.Minute
+	notReadyAfter = 45 * time.Second
+	// stuckCreatingAfter in ContainerCreating with the kubelet's warning
+	// (FailedMount) repeated, or this long with it once: stuck.
+	stuckCreatingAfter = 30 * time.Second
+	observeDeadline    = 4 * time.Minute
+	// recoverWithin: a pod whose cause was removed turns Ready within this.
+	recoverWithin = 90 * time.Second
 )
 
 type truthCase struct {
 	name, story string
 	pod         string // the pod template's spec, YAML indented by 6
 	annotations string // the pod template's annotations, flow YAML
+	// then, when set, is done once the pod settled; the pod must then
+	// turn Ready.
+	then *truthStep
 }
+
+// truthStep removes a case's cause after the pod settled: the manifest
+// applied, and what it does in the table's words.
+type truthStep struct{ what, apply string }
 
 type truthRow struct {
 	truthCase
@@ -57,6 +69,9 @@ type truthRow struct {
 	predicted string
 	observed  string
 	detail    string
+	// after is the state the pod reached once then was done, in afterIn.
+	after   observation
+	afterIn time.Duration
 }
 
 func (r truthRow) agree() bool { return r.predicted == r.observed }
@@ -84,12 +99,22 @@ func TestTruth(t *testing.T) {
 		r, _ := c.run("", "get", "serviceaccount", "default", "-n", truthNamespace)
 		return r.code == 0
 	})
-	c.must(t, truthSecrets(private.Host), "apply", "-n", truthNamespace, "-f", "-")
+	c.must(t, truthSecrets(private.Host)+"---\n"+truthObjects(filepath.Join(n.dir, "volumes", "manual")), "apply", "-n", truthNamespace, "-f", "-")
 	serveWebhook(t, c, nobackoff, helm, caFile, truthNamespace, reg.Host+"/truth/app:no-such-tag")
+	// The webhook judges a claim by its phase: the one bound by hand must be.
+	waitFor(t, "claim data-manual bound", n.logs["kube-controller-manager"], time.Minute, func() bool {
+		r, _ := c.run("", "get", "pvc", "data-manual", "-n", truthNamespace, "-o", "jsonpath={.status.phase}")
+		return r.stdout == "Bound"
+	})
 
-	rows := runTruth(t, c, truthCases(reg.Host, private.Host))
+	rows := runTruth(t, c, append(truthCases(reg.Host, private.Host), truthObjectCases(reg.Host)...))
 	table := truthTable(rows, n.versions())
 	t.Logf("\n%s", table)
+	var details strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&details, "\n%s: %s (%s)", r.name, r.observed, r.detail)
+	}
+	t.Logf("what the cluster reported:%s", details.String())
 	t.Logf("truth suite: %v in all (node, registries and webhook included)", time.Since(began).Round(time.Second))
 	for _, r := range rows {
 		if !r.agree() {
@@ -98,6 +123,14 @@ func TestTruth(t *testing.T) {
 		}
 		if r.predicted == outReady && len(r.warned) > 0 {
 			t.Errorf("%s: a healthy control got warnings %v", r.name, r.warned)
+		}
+		if r.then != nil {
+			if r.after.outcome != outReady {
+				t.Errorf("%s: once %s, the pod did not turn Ready within %v: %s (%s)", r.name, r.then.what, recoverWithin,
+					r.after.outcome, r.after.detail)
+			} else {
+				t.Logf("%s: Ready %v after %s", r.name, r.afterIn.Round(time.Second), r.then.what)
+			}
 		}
 	}
 	if out := os.Getenv("NOBACKOFF_TRUTH_OUT"); out != "" {
@@ -133,10 +166,15 @@ func runTruth(t *testing.T, c *cluster, cases []truthCase) []truthRow {
 		names[i] = tc.name
 	}
 	predicted := reviews(t, c, truthNamespace, names)
-	observed := watchPods(t, c, truthNamespace, names)
+	watched := watchCases(t, c, truthNamespace, cases)
 	for i := range rows {
+		w := watched[rows[i].name]
 		rows[i].predicted = predicted[rows[i].name].outcome
-		rows[i].observed, rows[i].detail = observed[rows[i].name].outcome, observed[rows[i].name].detail
+		rows[i].observed, rows[i].detail = w.first.outcome, w.first.detail
+		if !w.first.settled {
+			rows[i].observed, rows[i].detail = outUnsettled, "last "+w.first.outcome+": "+w.first.detail
+		}
+		rows[i].after, rows[i].afterIn = w.after, w.afterIn
 	}
 	return rows
 }
@@ -185,22 +223,78 @@ func reviews(t *testing.T, c *cluster, namespace string, names []string) map[str
 }
 
 // observation is a pod's state as the kubelet left it.
-type observation struct{ outcome, detail string }
+type observation struct {
+	outcome, detail string
+	settled         bool
+}
+
+// watched is what became of one case: the state its pod settled in (or
+// its last state at the deadline), then, for a case with a step, the
+// state it reached once the step was done and when.
+type watched struct {
+	first   observation
+	stepAt  time.Time
+	after   observation
+	afterIn time.Duration
+	done    bool
+}
 
 // watchPods polls the pods of the named Deployments until each has
 // reached a final state, or the deadline passes, and returns their last
 // states.
 func watchPods(t *testing.T, c *cluster, namespace string, names []string) map[string]observation {
 	t.Helper()
+	cases := make([]truthCase, len(names))
+	for i, name := range names {
+		cases[i].name = name
+	}
 	out := map[string]observation{}
+	for name, w := range watchCases(t, c, namespace, cases) {
+		out[name] = w.first
+	}
+	return out
+}
+
+// watchCases polls the Deployments of the cases until each pod has
+// reached a final state, or the deadline passes. A case with a step has
+// it done as soon as its pod settled, then is watched until its pod turns
+// Ready (or recoverWithin passes).
+func watchCases(t *testing.T, c *cluster, namespace string, cases []truthCase) map[string]*watched {
+	t.Helper()
+	out := map[string]*watched{}
+	for _, tc := range cases {
+		out[tc.name] = &watched{}
+	}
 	deadline := time.Now().Add(observeDeadline)
 	for {
-		pods := podsByApp(t, c, namespace)
+		apps := readApps(t, c, namespace)
 		settled := true
-		for _, name := range names {
-			outcome, detail, done := observe(pods[name])
-			out[name] = observation{outcome, detail}
-			settled = settled && done
+		for _, tc := range cases {
+			w := out[tc.name]
+			if w.done {
+				continue
+			}
+			a := apps[tc.name]
+			if a == nil {
+				a = &appState{}
+			}
+			outcome, detail, done := observe(a)
+			switch {
+			case w.stepAt.IsZero():
+				w.first = observation{outcome, detail, done}
+				if done && tc.then != nil {
+					c.must(t, tc.then.apply, "apply", "-n", namespace, "-f", "-")
+					w.stepAt = time.Now()
+				} else {
+					w.done = done
+				}
+			case outcome == outReady && done:
+				w.after, w.afterIn, w.done = observation{outcome, detail, done}, time.Since(w.stepAt), true
+			default:
+				w.after = observation{outcome, detail, done}
+				w.done = time.Since(w.stepAt) > recoverWithin
+			}
+			settled = settled && w.done
 		}
 		if settled || time.Now().After(deadline) {
 			return out
@@ -212,11 +306,8 @@ func watchPods(t *testing.T, c *cluster, namespace string, names []string) map[s
 // podsByApp reads a namespace's pods by their app label.
 func podsByApp(t *testing.T, c *cluster, namespace string) map[string]*corev1.Pod {
 	t.Helper()
-	r := c.must(t, "", "get", "pods", "-n", namespace, "-o", "json")
 	var list corev1.PodList
-	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
-		t.Fatal(err)
-	}
+	getJSON(t, c, &list, "get", "pods", "-n", namespace, "-o", "json")
 	pods := map[string]*corev1.Pod{}
 	for i := range list.Items {
 		p := &list.Items[i]
@@ -227,14 +318,37 @@ func podsByApp(t *testing.T, c *cluster, namespace string) map[string]*corev1.Po
 	return pods
 }
 
-// observe classifies a pod's state as the kubelet left it, and whether
-// that state is final.
-func observe(p *corev1.Pod) (outcome, detail string, settled bool) {
+// observe classifies what became of a Deployment's pod, and whether that
+// state is final: no pod (its ReplicaSet's FailedCreate), not scheduled,
+// volumes never mounted, then the container's states as the kubelet left
+// them.
+func observe(a *appState) (outcome, detail string, settled bool) {
+	p := a.pod
 	if p == nil {
-		return outPending, "no pod", false
+		if f := replicaFailure(a.rs); f != nil && f.Reason == "FailedCreate" {
+			return string(policy.FailedCreate), f.Reason + ": " + firstLine(f.Message), true
+		}
+		return "no pod", "no pod", false
+	}
+	if u := unschedulable(p); u != nil {
+		// Final once why each claim of the pod does not bind is known: the
+		// scheduler says it does not exist, or the claim has a warning.
+		detail, settled := "Unschedulable: "+firstLine(u.Message), true
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim == nil {
+				continue
+			}
+			claim := v.PersistentVolumeClaim.ClaimName
+			if e := a.lastEvent("PersistentVolumeClaim", claim); e != nil {
+				detail += fmt.Sprintf("; claim %s: %s: %s", claim, e.Reason, firstLine(e.Message))
+			} else if !strings.Contains(u.Message, fmt.Sprintf("persistentvolumeclaim %q not found", claim)) {
+				settled = false
+			}
+		}
+		return string(policy.Pending), detail, settled
 	}
 	if len(p.Status.ContainerStatuses) == 0 {
-		return outPending, string(p.Status.Phase), false
+		return "no container", string(p.Status.Phase), false
 	}
 	s := p.Status.ContainerStatuses[0]
 	for _, term := range []*corev1.ContainerStateTerminated{s.State.Terminated, s.LastTerminationState.Terminated} {
@@ -261,8 +375,17 @@ func observe(p *corev1.Pod) (outcome, detail string, settled bool) {
 			return string(policy.CreateContainerError), w.Reason + ": " + firstLine(w.Message), true
 		case "CrashLoopBackOff", "RunContainerError":
 			return w.Reason, firstLine(w.Message), false
-		case "ContainerCreating", "PodInitializing":
-			return outPending, w.Reason, false
+		case "ContainerCreating":
+			// Stuck when the kubelet's warning about the pod's volumes or
+			// sandbox repeats, or stays stuckCreatingAfter.
+			e := a.lastEvent("Pod", p.Name, "FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox")
+			if e == nil {
+				return w.Reason, "no warning yet", false
+			}
+			stuck := e.Count >= 2 || time.Since(e.FirstTimestamp.Time) >= stuckCreatingAfter
+			return string(policy.ContainerCreating), fmt.Sprintf("%s (x%d): %s", e.Reason, e.Count, firstLine(e.Message)), stuck
+		case "PodInitializing":
+			return w.Reason, w.Reason, false
 		}
 		// Not one of the kubelet's reasons: its error in their place.
 		return string(policy.StuckWaiting), "waiting: " + firstLine(w.Reason), true
@@ -274,7 +397,7 @@ func observe(p *corev1.Pod) (outcome, detail string, settled bool) {
 		up := time.Since(run.StartedAt.Time)
 		return string(policy.NeverReady), fmt.Sprintf("Running %v, not Ready, %d restarts", up.Round(time.Second), s.RestartCount), up >= notReadyAfter
 	}
-	return outPending, "container not running", false
+	return "not running", "container not running", false
 }
 
 func firstLine(s string) string {
@@ -402,8 +525,11 @@ func truthTable(rows []truthRow, versions string) string {
 	b.WriteString("Deployment applied with kubectl through the nobackoff webhook in a warn namespace; the pod then runs on a\n")
 	fmt.Fprintf(&b, "real node (%s). *Predicted* is the outcome the webhook recorded in its audit\n", versions)
 	b.WriteString("annotation `outcome` (the earliest pod state its findings foretell; Ready when none does); *observed* is\n")
-	b.WriteString("the state the kubelet reported. NeverReady: running, never Ready. StuckWaiting: the container waits\n")
-	b.WriteString("for good with the kubelet's error in place of a reason.\n\n")
+	b.WriteString("the state the cluster reported. FailedCreate: the ReplicaSet could not create the pod. Pending: the\n")
+	b.WriteString("scheduler left the pod unschedulable. ContainerCreating: the kubelet could not mount its volumes.\n")
+	b.WriteString("NeverReady: running, never Ready. StuckWaiting: the container waits for good with the kubelet's error\n")
+	b.WriteString("in place of a reason. A row with a second step (its cause removed once the pod settled) observes the\n")
+	b.WriteString("state before the step, then what the pod became after it; precision and recall count the first.\n\n")
 	b.WriteString("| workload | story | nobackoff warned | predicted | observed | agree |\n|---|---|---|---|---|---|\n")
 	tp, predictedPos, observedPos := 0, 0, 0
 	for _, r := range rows {
@@ -417,7 +543,11 @@ func truthTable(rows []truthRow, versions string) string {
 		if !r.agree() {
 			agree = "**no**"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.name, r.story, warned, r.predicted, r.observed, agree)
+		observed := r.observed
+		if r.then != nil {
+			observed += fmt.Sprintf(", then %s once %s", r.after.outcome, r.then.what)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.name, r.story, warned, r.predicted, observed, agree)
 		if r.predicted != outReady {
 			predictedPos++
 		}

@@ -74,7 +74,21 @@ func configRefs(p *Pod) []objectRef {
 				field: base + "." + nameField, optional: isTrue(optional), outcome: ContainerCreating})
 		}
 	}
+	// The kubelet sets up only the volumes some container mounts; others
+	// it ignores, whatever they name.
+	mounted := map[string]bool{}
+	for _, c := range p.Containers() {
+		for _, m := range c.VolumeMounts {
+			mounted[m.Name] = true
+		}
+		for _, d := range c.VolumeDevices {
+			mounted[d.Name] = true
+		}
+	}
 	for i, v := range p.Spec.Volumes {
+		if !mounted[v.Name] {
+			continue
+		}
 		base := fmt.Sprintf("%s.volumes[%d]", p.Path, i)
 		switch {
 		case v.ConfigMap != nil:

@@ -78,8 +78,11 @@ func TestObjectChecksAgainstACluster(t *testing.T) {
 			{ConfigConfigMapNotFound, Warning, tmpl + ".ephemeralContainers[0].envFrom[0].configMapRef.name", CreateContainerConfigError},
 			{ConfigSecretNotFound, Warning, tmpl + ".initContainers[0].envFrom[0].secretRef.name", CreateContainerConfigError},
 		}},
-		{name: "volumes: missing Secret, missing item key, projected ConfigMap", spec: corev1.PodSpec{
-			Containers: []corev1.Container{c(func(*corev1.Container) {})},
+		{name: "volumes: missing Secret, missing item key, projected ConfigMap; an unmounted one ignored", spec: corev1.PodSpec{
+			Containers: []corev1.Container{c(func(c *corev1.Container) {
+				c.VolumeMounts = []corev1.VolumeMount{{Name: "tls", MountPath: "/tls"}, {Name: "conf", MountPath: "/conf"},
+					{Name: "all", MountPath: "/all"}, {Name: "opt", MountPath: "/opt"}}
+			})},
 			Volumes: []corev1.Volume{
 				{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "nope"}}},
 				{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: cm("app-config"),
@@ -87,6 +90,7 @@ func TestObjectChecksAgainstACluster(t *testing.T) {
 				{Name: "all", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
 					{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: cm("gone")}}}}}},
 				{Name: "opt", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "nope2", Optional: ptrTo(true)}}},
+				{Name: "unused", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: cm("gone-too")}}},
 			},
 		}, want: []objectFinding{
 			{ConfigConfigMapNotFound, Warning, tmpl + ".volumes[2].projected.sources[0].configMap.name", ContainerCreating},
@@ -184,6 +188,7 @@ func TestBinaryDataKeys(t *testing.T) {
 		Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/shop/web:1.0", Env: []corev1.EnvVar{{Name: "LOGO",
 			ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "assets"}, Key: "logo.png"}}}}}},
+		InitContainers: []corev1.Container{{Name: "copy", Image: "busybox:1.37", VolumeMounts: []corev1.VolumeMount{{Name: "assets", MountPath: "/a"}}}},
 		Volumes: []corev1.Volume{{Name: "assets", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: "assets"}, Items: []corev1.KeyToPath{{Key: "logo.png", Path: "logo.png"}}}}}},
 	})

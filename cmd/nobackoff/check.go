@@ -26,10 +26,12 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&mirrors, "registry-mirror", "REGISTRY=MIRROR[,MIRROR...]: mirrors tried first, as the nodes' runtime does; repeatable")
 	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
 	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=warning; repeatable")
-	level := fs.String("log-level", "error", "log level on stderr: debug (every registry lookup), info, warn (inconclusive lookups, also reported as findings) or error")
+	kubeconfig := fs.String("kubeconfig", "", "also read the objects pod specs name (ConfigMaps, Secrets, claims, classes, ServiceAccounts) from this kubeconfig's cluster, read-only; objects in the input still count as present")
+	kubeContext := fs.String("context", "", "kubeconfig context to use with --kubeconfig (default its current context)")
+	level := fs.String("log-level", "error", "log level on stderr: debug (every registry lookup), info, warn (inconclusive lookups, also reported as findings; what the cluster would not tell) or error; warn with --kubeconfig")
 	format := fs.String("log-format", "text", "log format: text or json")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: nobackoff check -f PATH [-f PATH ...] [-o text|json]\n\n"+
+		fmt.Fprint(stderr, "Usage: nobackoff check -f PATH [-f PATH ...] [-o text|json] [--kubeconfig PATH [--context NAME]]\n\n"+
 			"Exit code: 0 no error-level finding, 1 at least one, 2 bad input or usage.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -45,6 +47,13 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nobackoff check: -o %q: want text or json\n", *output)
 		return exitUsage
 	}
+	if *kubeContext != "" && *kubeconfig == "" {
+		fmt.Fprintln(stderr, "nobackoff check: --context needs --kubeconfig")
+		return exitUsage
+	}
+	if *kubeconfig != "" && !flagSet(fs, "log-level") {
+		*level = "warn" // say what the cluster would not tell
+	}
 	log, err := newLogger(stderr, *level, *format)
 	if err != nil {
 		fmt.Fprintln(stderr, "nobackoff check:", err)
@@ -56,11 +65,28 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	// live layers the input over the cluster of --kubeconfig.
+	live := func(input *webhook.StaticCluster) (clusterView, bool) {
+		if *kubeconfig == "" {
+			return input, true
+		}
+		client, namespace, err := webhook.LiveClient(*kubeconfig, *kubeContext)
+		if err != nil {
+			fmt.Fprintln(stderr, "nobackoff check: --kubeconfig:", err)
+			return nil, false
+		}
+		return webhook.NewLiveCluster(input, client, webhook.LiveOptions{Namespace: namespace, Log: log}), true
+	}
+
 	docs, errs := webhook.ReadManifests(files, stdin)
 	if *offline {
 		// No registry: the pull secrets in the input are still judged.
-		cluster := webhook.NewStaticCluster(nil)
-		errs = append(errs, cluster.AddDocuments(docs)...)
+		input := webhook.NewStaticCluster(nil)
+		errs = append(errs, input.AddDocuments(docs)...)
+		cluster, ok := live(input)
+		if !ok {
+			return exitUsage
+		}
 		engine = engine.WithLookups(&webhook.Lookups{Cluster: cluster, Log: log}).WithObjects(cluster)
 	} else {
 		if len(platforms) == 0 {
@@ -76,8 +102,12 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "nobackoff check: --docker-config:", err)
 			return exitUsage
 		}
-		cluster := webhook.NewStaticCluster(pls)
-		errs = append(errs, cluster.AddDocuments(docs)...)
+		input := webhook.NewStaticCluster(pls)
+		errs = append(errs, input.AddDocuments(docs)...)
+		cluster, ok := live(input)
+		if !ok {
+			return exitUsage
+		}
 		lookups, err := webhook.NewLookups(webhook.RegistrySettings{
 			Insecure: insecure, NodeCredentials: nodeCreds, Mirrors: mirrors, CAFile: *caFile,
 			Budget: *budget, AllowLoopback: true,
@@ -111,4 +141,18 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// clusterView is what `nobackoff check` reads the objects from: the input
+// alone, or layered over a live cluster.
+type clusterView interface {
+	webhook.ClusterView
+	webhook.ObjectIndex
+}
+
+// flagSet reports whether a flag was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

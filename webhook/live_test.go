@@ -1,0 +1,408 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/nobackoff/nobackoff/policy"
+)
+
+// syncLog is a logger whose output can be read while it is written.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func (s *syncLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(s, nil)) }
+
+// liveObjects is a cluster: namespace shop holds most of what pod specs
+// name, other holds a ConfigMap shop lacks.
+func liveObjects() []runtime.Object {
+	fast, none := "fast", "none"
+	old := metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	newer := metav1.NewTime(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	return []runtime.Object{
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Data: map[string]string{"LOG_LEVEL": "info"},
+			BinaryData: map[string][]byte{"logo.png": {1}}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "settings"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "third", Name: "settings"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}, Type: corev1.SecretTypeOpaque,
+			Data: map[string][]byte{"password": []byte("s3cret")}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "regcred"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{}}`)}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ci", Name: "ghcr"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{}}`)}},
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "data"},
+			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: &fast}, Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound}},
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "orphan"},
+			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: &none}, Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "builder", Labels: map[string]string{"a": "b"}},
+			ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}}},
+		&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard", CreationTimestamp: old,
+			Annotations: map[string]string{defaultClassAnnotation: "true"}}},
+		&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast", CreationTimestamp: newer,
+			Annotations: map[string]string{betaDefaultClassAnnotation: "true"}}},
+		&schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high"}, Value: 1000},
+		&nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "gvisor"}, Handler: "runsc"},
+	}
+}
+
+// staticFrom reads YAML documents into a StaticCluster.
+func staticFrom(t *testing.T, yaml string) *StaticCluster {
+	t.Helper()
+	s := NewStaticCluster(nil)
+	if yaml == "" {
+		return s
+	}
+	docs, errs := ReadManifests([]string{"-"}, strings.NewReader(yaml))
+	errs = append(errs, s.AddDocuments(docs)...)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return s
+}
+
+// emptyNil makes an object state's empty lists nil, for comparison.
+func emptyNil(st policy.ObjectState) policy.ObjectState {
+	for _, l := range []*[]string{&st.Keys, &st.BinaryKeys, &st.Elsewhere} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
+	return st
+}
+
+// gets counts the API calls a fake client received.
+func gets(client *fake.Clientset) int { return len(client.Actions()) }
+
+// Objects absent from the input are read from the cluster: present with
+// their keys, a claim's class and phase, classes; absent ones with the
+// other namespaces holding one; each asked once.
+func TestLiveClusterObjects(t *testing.T) {
+	client := fake.NewSimpleClientset(liveObjects()...)
+	input := staticFrom(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-input}\ndata: {A: a}\n")
+	l := NewLiveCluster(input, client, LiveOptions{Namespace: "shop"})
+
+	fast := "fast"
+	cases := []struct {
+		ns   string
+		kind policy.ObjectKind
+		name string
+		want policy.ObjectState
+	}{
+		{"shop", policy.KindConfigMap, "web", policy.ObjectState{Presence: policy.Present, Keys: []string{"LOG_LEVEL"}, KeysKnown: true, BinaryKeys: []string{"logo.png"}}},
+		{"", policy.KindConfigMap, "web", policy.ObjectState{Presence: policy.Present, Keys: []string{"LOG_LEVEL"}, KeysKnown: true, BinaryKeys: []string{"logo.png"}}},
+		{"shop", policy.KindConfigMap, "from-input", policy.ObjectState{Presence: policy.Present, Keys: []string{"A"}, KeysKnown: true}},
+		{"shop", policy.KindConfigMap, "settings", policy.ObjectState{Presence: policy.Absent, Elsewhere: []string{"other", "third"}}},
+		{"other", policy.KindConfigMap, "settings", policy.ObjectState{Presence: policy.Present, Keys: []string{}, KeysKnown: true, BinaryKeys: []string{}}},
+		{"shop", policy.KindConfigMap, "nowhere", policy.ObjectState{Presence: policy.Absent}},
+		{"shop", policy.KindSecret, "db", policy.ObjectState{Presence: policy.Present, Keys: []string{"password"}, KeysKnown: true}},
+		{"shop", policy.KindSecret, "ghcr", policy.ObjectState{Presence: policy.Absent, Elsewhere: []string{"ci"}}},
+		{"shop", policy.KindClaim, "data", policy.ObjectState{Presence: policy.Present, StorageClassName: &fast, Bound: true}},
+		{"shop", policy.KindClaim, "nope", policy.ObjectState{Presence: policy.Absent}},
+		{"shop", policy.KindServiceAccount, "builder", policy.ObjectState{Presence: policy.Present}},
+		{"shop", policy.KindServiceAccount, "nobody", policy.ObjectState{Presence: policy.Absent}},
+		{"shop", policy.KindStorageClass, "fast", policy.ObjectState{Presence: policy.Present}},
+		{"shop", policy.KindStorageClass, "none", policy.ObjectState{Presence: policy.Absent}},
+		{"shop", policy.KindPriorityClass, "high", policy.ObjectState{Presence: policy.Present}},
+		{"shop", policy.KindPriorityClass, "low", policy.ObjectState{Presence: policy.Absent}},
+		{"shop", policy.KindRuntimeClass, "gvisor", policy.ObjectState{Presence: policy.Present}},
+		{"shop", policy.KindRuntimeClass, "kata", policy.ObjectState{Presence: policy.Absent}},
+	}
+	for _, c := range cases {
+		got := l.Object(c.ns, c.kind, c.name)
+		if !reflect.DeepEqual(emptyNil(got), emptyNil(c.want)) {
+			t.Errorf("Object(%q, %s, %q) = %#v, want %#v", c.ns, c.kind, c.name, got, c.want)
+		}
+	}
+	if def, known := l.DefaultStorageClass(); def != "fast" || !known {
+		t.Errorf("DefaultStorageClass() = %q, %v; want the newest default, fast", def, known)
+	}
+	calls := gets(client)
+	for _, c := range cases {
+		l.Object(c.ns, c.kind, c.name)
+	}
+	l.DefaultStorageClass()
+	if gets(client) != calls || l.Calls() != calls {
+		t.Errorf("asking again made %d more API calls (counted %d)", gets(client)-calls, l.Calls())
+	}
+	for _, a := range client.Actions() {
+		if v := a.GetVerb(); v != "get" && v != "list" {
+			t.Errorf("a %s call: the cluster is only read", v)
+		}
+	}
+}
+
+// The registry lookups' view: pull secrets keep their data, other Secrets
+// only their key names; ServiceAccounts their pull secrets.
+func TestLiveClusterSecrets(t *testing.T) {
+	client := fake.NewSimpleClientset(liveObjects()...)
+	l := NewLiveCluster(staticFrom(t, ""), client, LiveOptions{Namespace: "shop"})
+	s, ok := l.Secret("", "regcred")
+	if !ok || s.Type != corev1.SecretTypeDockerConfigJson || string(s.Data[corev1.DockerConfigJsonKey]) != `{"auths":{}}` {
+		t.Errorf("pull secret: %v %+v", ok, s)
+	}
+	s, ok = l.Secret("shop", "db")
+	if !ok || s.Type != corev1.SecretTypeOpaque || len(s.Data) != 1 || s.Data["password"] != nil {
+		t.Errorf("opaque secret must keep key names only: %v %+v", ok, s)
+	}
+	if _, ok := l.Secret("shop", "nope"); ok {
+		t.Error("a missing secret was found")
+	}
+	sa, ok := l.ServiceAccount("shop", "builder")
+	if !ok || len(sa.ImagePullSecrets) != 1 || sa.ImagePullSecrets[0].Name != "regcred" || sa.Labels != nil {
+		t.Errorf("service account: %v %+v", ok, sa)
+	}
+	if got := l.PullSecretNamespaces("ghcr"); fmt.Sprint(got) != "[ci]" {
+		t.Errorf("PullSecretNamespaces(ghcr) = %v", got)
+	}
+	if got := l.PullSecrets(""); len(got) != 1 || got[0].Name != "regcred" {
+		t.Errorf("PullSecrets(shop) = %v", got)
+	}
+}
+
+// What the input holds is present without asking the cluster; its
+// default StorageClass wins over the cluster's.
+func TestLiveClusterInputFirst(t *testing.T) {
+	client := fake.NewSimpleClientset(liveObjects()...)
+	input := staticFrom(t, `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: new-data, namespace: shop}
+spec: {storageClassName: local}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: local, annotations: {storageclass.kubernetes.io/is-default-class: "true"}}
+provisioner: x
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner}
+`)
+	l := NewLiveCluster(input, client, LiveOptions{Namespace: "shop"})
+	if st := l.Object("shop", policy.KindClaim, "new-data"); st.Presence != policy.Present {
+		t.Errorf("claim of the input: %+v", st)
+	}
+	if st := l.Object("shop", policy.KindStorageClass, "local"); st.Presence != policy.Present {
+		t.Errorf("class of the input: %+v", st)
+	}
+	if st := l.Object("shop", policy.KindServiceAccount, "runner"); st.Presence != policy.Present {
+		t.Errorf("namespace-less ServiceAccount of the input, context namespace shop: %+v", st)
+	}
+	if def, known := l.DefaultStorageClass(); def != "local" || !known {
+		t.Errorf("DefaultStorageClass() = %q, %v; want the input's", def, known)
+	}
+	if n := gets(client); n != 0 {
+		t.Errorf("%d API calls for objects of the input: %v", n, client.Actions())
+	}
+}
+
+// Forbidden reads are unknown, said once per resource and namespace; a
+// forbidden list across namespaces names no other namespace, quietly.
+func TestLiveClusterForbidden(t *testing.T) {
+	client := fake.NewSimpleClientset(liveObjects()...)
+	client.PrependReactor("get", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, a.(k8stesting.GetAction).GetName(), errors.New("RBAC"))
+	})
+	client.PrependReactor("list", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("RBAC"))
+	})
+	var log syncLog
+	l := NewLiveCluster(staticFrom(t, ""), client, LiveOptions{Namespace: "shop", Log: log.logger()})
+	for _, name := range []string{"web", "settings", "web"} {
+		if st := l.Object("shop", policy.KindConfigMap, name); st.Presence != policy.PresenceUnknown {
+			t.Errorf("forbidden ConfigMap %s: %+v", name, st)
+		}
+	}
+	if st := l.Object("shop", policy.KindSecret, "ghcr"); st.Presence != policy.Absent || st.Elsewhere != nil {
+		t.Errorf("secret, list forbidden: %+v", st)
+	}
+	if st := l.Object("shop", policy.KindSecret, "db"); st.Presence != policy.Present {
+		t.Errorf("secrets can still be read: %+v", st)
+	}
+	out := log.String()
+	if n := strings.Count(out, "level=WARN"); n != 1 || !strings.Contains(out, "cannot read configmaps (namespace shop)") ||
+		!strings.Contains(out, "reason=Forbidden") {
+		t.Errorf("want one warning about configmaps:\n%s", out)
+	}
+}
+
+// A cluster that cannot be reached is said once and asked nothing more.
+func TestLiveClusterUnreachable(t *testing.T) {
+	client := fake.NewSimpleClientset()
+	client.PrependReactor("*", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	})
+	var log syncLog
+	l := NewLiveCluster(staticFrom(t, ""), client, LiveOptions{Log: log.logger()})
+	for _, kind := range []policy.ObjectKind{policy.KindConfigMap, policy.KindClaim, policy.KindStorageClass, policy.KindPriorityClass} {
+		if st := l.Object("", kind, "x"); st.Presence != policy.PresenceUnknown {
+			t.Errorf("%s: %+v", kind, st)
+		}
+	}
+	if _, known := l.DefaultStorageClass(); known {
+		t.Error("default StorageClass known")
+	}
+	if n := gets(client); n != 1 {
+		t.Errorf("%d API calls, want 1: %v", n, client.Actions())
+	}
+	if out := log.String(); strings.Count(out, "level=WARN") != 1 || !strings.Contains(out, "connection refused") {
+		t.Errorf("want one warning:\n%s", out)
+	}
+}
+
+// The number of API calls is bounded; past it, objects are unknown.
+func TestLiveClusterBounds(t *testing.T) {
+	client := fake.NewSimpleClientset(liveObjects()...)
+	var log syncLog
+	l := NewLiveCluster(staticFrom(t, ""), client, LiveOptions{Namespace: "shop", MaxCalls: 2, Log: log.logger()})
+	l.Object("shop", policy.KindConfigMap, "web")
+	l.Object("shop", policy.KindPriorityClass, "high")
+	if st := l.Object("shop", policy.KindRuntimeClass, "gvisor"); st.Presence != policy.PresenceUnknown {
+		t.Errorf("past the bound: %+v", st)
+	}
+	if st := l.Object("shop", policy.KindConfigMap, "web"); st.Presence != policy.Present {
+		t.Errorf("answers before the bound are kept: %+v", st)
+	}
+	if n := gets(client); n != 2 {
+		t.Errorf("%d API calls, want 2", n)
+	}
+	if out := log.String(); strings.Count(out, "level=WARN") != 1 || !strings.Contains(out, "stopped reading the cluster") {
+		t.Errorf("want one warning:\n%s", out)
+	}
+
+	// A call that does not answer in time is abandoned: it counts as
+	// unreachable.
+	slow := fake.NewSimpleClientset()
+	slow.PrependReactor("get", "priorityclasses", func(k8stesting.Action) (bool, runtime.Object, error) {
+		time.Sleep(50 * time.Millisecond)
+		return true, nil, context.DeadlineExceeded
+	})
+	l = NewLiveCluster(staticFrom(t, ""), slow, LiveOptions{CallTimeout: 10 * time.Millisecond})
+	if st := l.Object("", policy.KindPriorityClass, "high"); st.Presence != policy.PresenceUnknown {
+		t.Errorf("timed out: %+v", st)
+	}
+}
+
+// Reviews asking the same object at once make one call.
+func TestLiveClusterConcurrent(t *testing.T) {
+	client := fake.NewSimpleClientset(liveObjects()...)
+	client.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		time.Sleep(20 * time.Millisecond)
+		return false, nil, nil
+	})
+	l := NewLiveCluster(staticFrom(t, ""), client, LiveOptions{Namespace: "shop"})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st := l.Object("shop", policy.KindConfigMap, "web"); st.Presence != policy.Present {
+				t.Errorf("%+v", st)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := gets(client); n != 1 {
+		t.Errorf("%d API calls, want 1", n)
+	}
+}
+
+// Through the engine: each missing object foretold with its outcome.
+func TestLiveClusterFindings(t *testing.T) {
+	client := fake.NewSimpleClientset(liveObjects()...)
+	yaml := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      serviceAccountName: nobody
+      priorityClassName: low
+      containers:
+      - name: app
+        image: registry.example.com/app:1.0
+        resources: {limits: {memory: 64Mi}}
+        env:
+        - {name: A, valueFrom: {configMapKeyRef: {name: web, key: LOG_LEVL}}}
+        - {name: B, valueFrom: {configMapKeyRef: {name: settings, key: b}}}
+        - {name: C, valueFrom: {configMapKeyRef: {name: web, key: LOG_LEVEL}}}
+      volumes:
+      - {name: a, persistentVolumeClaim: {claimName: nope}}
+      - {name: b, persistentVolumeClaim: {claimName: orphan}}
+      - {name: c, persistentVolumeClaim: {claimName: data}}
+`
+	docs, errs := ReadManifests([]string{"-"}, strings.NewReader(yaml))
+	input := NewStaticCluster(nil)
+	errs = append(errs, input.AddDocuments(docs)...)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	l := NewLiveCluster(input, client, LiveOptions{Namespace: "shop"})
+	engine, err := NewEngineFromSettings(CatalogSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, errs := CheckDocuments(context.Background(), engine.WithLookups(&Lookups{Cluster: l}).WithObjects(l), docs)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var got []string
+	for _, f := range rep.Objects[0].Result.Findings {
+		if strings.HasPrefix(string(f.Check), "config.") || strings.HasPrefix(string(f.Check), "volume.") || strings.HasPrefix(string(f.Check), "pod.") {
+			got = append(got, fmt.Sprintf("%s %s %s %s", f.Check, f.Severity, f.Outcome, f.Field))
+		}
+	}
+	want := []string{
+		"config.configmap-not-found warning CreateContainerConfigError spec.template.spec.containers[0].env[1].valueFrom.configMapKeyRef.name",
+		"config.key-not-found error CreateContainerConfigError spec.template.spec.containers[0].env[0].valueFrom.configMapKeyRef.key",
+		"volume.claim-not-found warning Pending spec.template.spec.volumes[0].persistentVolumeClaim.claimName",
+		"volume.storageclass-not-found error Pending spec.template.spec.volumes[1].persistentVolumeClaim.claimName",
+		"pod.serviceaccount-not-found warning FailedCreate spec.template.spec.serviceAccountName",
+		"pod.priorityclass-not-found error FailedCreate spec.template.spec.priorityClassName",
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, f := range rep.Objects[0].Result.Findings {
+		if f.Check == policy.ConfigConfigMapNotFound && !strings.Contains(f.Message, "only in namespace other, third") {
+			t.Errorf("message names no other namespace: %s", f.Message)
+		}
+	}
+}
