@@ -12,6 +12,10 @@ type Options struct {
 	// severity depends on the situation (probe.port-not-found) are forced
 	// to the given level.
 	Severity map[ID]Severity
+	// NodesFixed says the cluster does not add nodes (no cluster-autoscaler,
+	// no Karpenter): a pod that fits no current node is then an error. By
+	// default the cluster is assumed to grow, and such a pod is a warning.
+	NodesFixed bool
 }
 
 // Catalog is the ordered set of checks nobackoff runs.
@@ -38,7 +42,7 @@ func NewCatalog(o Options) *Catalog {
 			memoryLimitMissing{},
 			heapExceedsLimit{},
 			commandNotFound{},
-		}, imageChecks()...), objectChecks()...),
+		}, imageChecks()...), append(objectChecks(), append(scheduleChecks(o), namespaceChecks()...)...)...),
 		severity: o.Severity,
 	}
 }

@@ -13,33 +13,41 @@ import (
 // allIDs is the public check catalog that this package implements.
 // The strings are public API: users write them in skip annotations.
 var allIDs = map[ID]string{
-	ImageInvalidReference:       "image.invalid-reference",
-	ImageMutableTag:             "image.mutable-tag",
-	ProbeLivenessTooAggressive:  "probe.liveness-too-aggressive",
-	ProbeLivenessEqualsReadines: "probe.liveness-equals-readiness",
-	ProbePortNotFound:           "probe.port-not-found",
-	ProbePortNotDeclared:        "probe.port-not-declared",
-	ProbeTimeoutExceedsPeriod:   "probe.timeout-exceeds-period",
-	ResourcesMemoryLimitMissing: "resources.memory-limit-missing",
-	ResourcesHeapExceedsLimit:   "resources.heap-exceeds-limit",
-	ImageTagNotFound:            "image.tag-not-found",
-	ImageRepositoryNotFound:     "image.repository-not-found",
-	ImageUnauthorized:           "image.unauthorized",
-	ImageForbidden:              "image.forbidden",
-	ImagePullSecretMissing:      "image.pull-secret-missing",
-	ImagePlatformMismatch:       "image.platform-mismatch",
-	ImageLookupInconclusive:     "image.lookup-inconclusive",
-	ImageNoCommand:              "image.no-command",
-	ImageRunsAsRoot:             "image.runs-as-root",
-	CommandNotFound:             "command.not-found",
-	ConfigConfigMapNotFound:     "config.configmap-not-found",
-	ConfigSecretNotFound:        "config.secret-not-found",
-	ConfigKeyNotFound:           "config.key-not-found",
-	VolumeClaimNotFound:         "volume.claim-not-found",
-	VolumeStorageClassNotFound:  "volume.storageclass-not-found",
-	PodServiceAccountNotFound:   "pod.serviceaccount-not-found",
-	PodPriorityClassNotFound:    "pod.priorityclass-not-found",
-	PodRuntimeClassNotFound:     "pod.runtimeclass-not-found",
+	ImageInvalidReference:        "image.invalid-reference",
+	ImageMutableTag:              "image.mutable-tag",
+	ProbeLivenessTooAggressive:   "probe.liveness-too-aggressive",
+	ProbeLivenessEqualsReadines:  "probe.liveness-equals-readiness",
+	ProbePortNotFound:            "probe.port-not-found",
+	ProbePortNotDeclared:         "probe.port-not-declared",
+	ProbeTimeoutExceedsPeriod:    "probe.timeout-exceeds-period",
+	ResourcesMemoryLimitMissing:  "resources.memory-limit-missing",
+	ResourcesHeapExceedsLimit:    "resources.heap-exceeds-limit",
+	ImageTagNotFound:             "image.tag-not-found",
+	ImageRepositoryNotFound:      "image.repository-not-found",
+	ImageUnauthorized:            "image.unauthorized",
+	ImageForbidden:               "image.forbidden",
+	ImagePullSecretMissing:       "image.pull-secret-missing",
+	ImagePlatformMismatch:        "image.platform-mismatch",
+	ImageLookupInconclusive:      "image.lookup-inconclusive",
+	ImageNoCommand:               "image.no-command",
+	ImageRunsAsRoot:              "image.runs-as-root",
+	CommandNotFound:              "command.not-found",
+	ConfigConfigMapNotFound:      "config.configmap-not-found",
+	ConfigSecretNotFound:         "config.secret-not-found",
+	ConfigKeyNotFound:            "config.key-not-found",
+	VolumeClaimNotFound:          "volume.claim-not-found",
+	VolumeStorageClassNotFound:   "volume.storageclass-not-found",
+	PodServiceAccountNotFound:    "pod.serviceaccount-not-found",
+	PodPriorityClassNotFound:     "pod.priorityclass-not-found",
+	PodRuntimeClassNotFound:      "pod.runtimeclass-not-found",
+	ScheduleNoMatchingNode:       "schedule.no-matching-node",
+	ScheduleTaintsNotTolerated:   "schedule.taints-not-tolerated",
+	ScheduleRequestsExceedNodes:  "schedule.requests-exceed-nodes",
+	ScheduleAntiAffinityReplicas: "schedule.anti-affinity-replicas",
+	ScheduleDaemonSetNoNode:      "schedule.daemonset-no-node",
+	QuotaMustSpecify:             "quota.must-specify",
+	QuotaExceeded:                "quota.exceeded",
+	LimitRangeViolated:           "limitrange.violated",
 }
 
 func TestIDStrings(t *testing.T) {
@@ -48,15 +56,15 @@ func TestIDStrings(t *testing.T) {
 			t.Errorf("ID constant %q, want the published %q", id, s)
 		}
 	}
-	if len(allIDs) != 27 {
-		t.Errorf("%d distinct ID constants, want the catalog's 27", len(allIDs))
+	if len(allIDs) != 35 {
+		t.Errorf("%d distinct ID constants, want the catalog's 35", len(allIDs))
 	}
 }
 
 func TestCatalogIDs(t *testing.T) {
 	c := NewCatalog(Options{})
 	seen := map[ID]bool{}
-	shape := regexp.MustCompile(`^(image|probe|resources|command|config|volume|pod)\.[a-z]+(-[a-z]+)*$`)
+	shape := regexp.MustCompile(`^(image|probe|resources|command|config|volume|pod|schedule|quota|limitrange)\.[a-z]+(-[a-z]+)*$`)
 	for _, ch := range c.Checks() {
 		if seen[ch.ID()] {
 			t.Errorf("ID %s appears twice in the catalog", ch.ID())

@@ -42,6 +42,15 @@ const (
 	PodServiceAccountNotFound  ID = "pod.serviceaccount-not-found"
 	PodPriorityClassNotFound   ID = "pod.priorityclass-not-found"
 	PodRuntimeClassNotFound    ID = "pod.runtimeclass-not-found"
+
+	ScheduleNoMatchingNode       ID = "schedule.no-matching-node"
+	ScheduleTaintsNotTolerated   ID = "schedule.taints-not-tolerated"
+	ScheduleRequestsExceedNodes  ID = "schedule.requests-exceed-nodes"
+	ScheduleAntiAffinityReplicas ID = "schedule.anti-affinity-replicas"
+	ScheduleDaemonSetNoNode      ID = "schedule.daemonset-no-node"
+	QuotaMustSpecify             ID = "quota.must-specify"
+	QuotaExceeded                ID = "quota.exceeded"
+	LimitRangeViolated           ID = "limitrange.violated"
 )
 
 // PublishedIDs is every check ID of the published catalog, including
@@ -56,6 +65,8 @@ func PublishedIDs() map[ID]bool {
 		ImagePullSecretMissing, ImagePlatformMismatch, ImageLookupInconclusive, ImageNoCommand, ImageRunsAsRoot,
 		CommandNotFound, ConfigConfigMapNotFound, ConfigSecretNotFound, ConfigKeyNotFound, VolumeClaimNotFound,
 		VolumeStorageClassNotFound, PodServiceAccountNotFound, PodPriorityClassNotFound, PodRuntimeClassNotFound,
+		ScheduleNoMatchingNode, ScheduleTaintsNotTolerated, ScheduleRequestsExceedNodes, ScheduleAntiAffinityReplicas,
+		ScheduleDaemonSetNoNode, QuotaMustSpecify, QuotaExceeded, LimitRangeViolated,
 	} {
 		ids[id] = true
 	}

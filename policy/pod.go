@@ -35,6 +35,18 @@ type Pod struct {
 	// ClaimTemplates are a StatefulSet's volumeClaimTemplates: each pod
 	// gets a claim of each.
 	ClaimTemplates []ClaimTemplate
+	// Scheduling answers for the nodes and the namespace's quotas and
+	// limit ranges; nil when nothing is known of them: the scheduling and
+	// namespace-policy checks then say nothing.
+	Scheduling SchedulingView
+	// Labels are the pod's labels (the template's for a workload), for
+	// the pod's own anti-affinity.
+	Labels map[string]string
+	// Replicas is how many pods the workload wants (1 for a Pod, a Job's
+	// parallelism, 0 when not known); DaemonSet is set for a DaemonSet,
+	// which runs one pod on every node it may use.
+	Replicas  int32
+	DaemonSet bool
 	// ParseImage, when set, stands in for the package's ParseImage (e.g.
 	// one that remembers answers across reviews); it must answer the same.
 	ParseImage func(image string) (ImageRef, error)

@@ -53,6 +53,15 @@ type ObjectIndex interface {
 	DefaultStorageClass() (name string, known bool)
 }
 
+// SchedulingIndex is what a ClusterView may also answer: the nodes, and
+// the ResourceQuotas and LimitRanges of a namespace, for the scheduling
+// and namespace-policy checks. known is false when it cannot tell.
+type SchedulingIndex interface {
+	Nodes() (nodes []*corev1.Node, known bool)
+	Quotas(namespace string) (quotas []*corev1.ResourceQuota, known bool)
+	LimitRanges(namespace string) (ranges []*corev1.LimitRange, known bool)
+}
+
 // maxOtherNamespaces bounds the namespaces a finding names.
 const maxOtherNamespaces = 3
 
