@@ -68,6 +68,9 @@ func configRefs(p *Pod) []objectRef {
 		}
 	}
 	volume := func(kind ObjectKind, name string, items []corev1.KeyToPath, optional *bool, base, nameField string) {
+		if kind == KindConfigMap && name == rootCAConfigMap {
+			return
+		}
 		refs = append(refs, objectRef{kind: kind, name: name, field: base + "." + nameField, optional: isTrue(optional), outcome: ContainerCreating})
 		for j, it := range items {
 			refs = append(refs, objectRef{kind: kind, name: name, key: it.Key, keyField: fmt.Sprintf("%s.items[%d].key", base, j),
@@ -111,6 +114,12 @@ func configRefs(p *Pod) []objectRef {
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
+
+// rootCAConfigMap is the ConfigMap the control plane publishes in every
+// namespace, which the API server's ServiceAccount admission mounts into
+// every pod (the kube-api-access projected volume): a new namespace gets it
+// a moment after it is created, and nothing a user applies names it.
+const rootCAConfigMap = "kube-root-ca.crt"
 
 // objectMissing reports ConfigMaps (or Secrets) a pod spec needs that do
 // not exist: config.configmap-not-found and config.secret-not-found.

@@ -81,7 +81,8 @@ func TestObjectChecksAgainstACluster(t *testing.T) {
 		{name: "volumes: missing Secret, missing item key, projected ConfigMap; an unmounted one ignored", spec: corev1.PodSpec{
 			Containers: []corev1.Container{c(func(c *corev1.Container) {
 				c.VolumeMounts = []corev1.VolumeMount{{Name: "tls", MountPath: "/tls"}, {Name: "conf", MountPath: "/conf"},
-					{Name: "all", MountPath: "/all"}, {Name: "opt", MountPath: "/opt"}}
+					{Name: "all", MountPath: "/all"}, {Name: "opt", MountPath: "/opt"},
+					{Name: "kube-api-access-x2x9z", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}}
 			})},
 			Volumes: []corev1.Volume{
 				{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "nope"}}},
@@ -91,6 +92,8 @@ func TestObjectChecksAgainstACluster(t *testing.T) {
 					{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: cm("gone")}}}}}},
 				{Name: "opt", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "nope2", Optional: ptrTo(true)}}},
 				{Name: "unused", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: cm("gone-too")}}},
+				{Name: "kube-api-access-x2x9z", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+					{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: cm("kube-root-ca.crt")}}}}}},
 			},
 		}, want: []objectFinding{
 			{ConfigConfigMapNotFound, Warning, tmpl + ".volumes[2].projected.sources[0].configMap.name", ContainerCreating},

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/nobackoff/nobackoff/internal/memo"
 	"github.com/nobackoff/nobackoff/policy"
 )
@@ -19,6 +21,9 @@ type Engine struct {
 	// objects answers for the objects pod specs name; nil: the object
 	// checks say nothing.
 	objects ObjectIndex
+	// scheduling answers for nodes, quotas and limit ranges: the objects
+	// index when it can; nil: the scheduling checks say nothing.
+	scheduling SchedulingIndex
 	// images remembers parsed image references across reviews.
 	images *memo.Memo[parsedImage]
 }
@@ -45,6 +50,7 @@ func (e *Engine) WithLookups(l *Lookups) *Engine {
 func (e *Engine) WithObjects(idx ObjectIndex) *Engine {
 	c := *e
 	c.objects = idx
+	c.scheduling, _ = idx.(SchedulingIndex)
 	return &c
 }
 
@@ -110,6 +116,9 @@ func (e *Engine) Review(ctx context.Context, w *Workload) Result {
 	}
 	if e.objects != nil {
 		pod.Objects = namespaceView{e.objects, w.Namespace}
+	}
+	if e.scheduling != nil {
+		pod.Scheduling = schedulingView{e.scheduling, w.Namespace}
 	}
 	for _, c := range e.catalog.Checks() {
 		fs, err := c.Check(ctx, pod)
@@ -186,3 +195,17 @@ func (v namespaceView) Object(kind policy.ObjectKind, name string) policy.Object
 }
 
 func (v namespaceView) DefaultStorageClass() (string, bool) { return v.idx.DefaultStorageClass() }
+
+// schedulingView is a SchedulingIndex seen from one namespace.
+type schedulingView struct {
+	idx       SchedulingIndex
+	namespace string
+}
+
+func (v schedulingView) Nodes() ([]*corev1.Node, bool) { return v.idx.Nodes() }
+
+func (v schedulingView) Quotas() ([]*corev1.ResourceQuota, bool) { return v.idx.Quotas(v.namespace) }
+
+func (v schedulingView) LimitRanges() ([]*corev1.LimitRange, bool) {
+	return v.idx.LimitRanges(v.namespace)
+}

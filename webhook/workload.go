@@ -29,6 +29,9 @@ type Workload struct {
 	SpecPath string
 	// ClaimTemplates are a StatefulSet's volumeClaimTemplates.
 	ClaimTemplates []corev1.PersistentVolumeClaim
+	// Replicas is how many pods the workload runs at once (1 for a Pod, a
+	// Job's parallelism); 0 for a DaemonSet, which runs one per node.
+	Replicas int32
 }
 
 // ControllerOwned reports whether the object was created by a controller
@@ -142,6 +145,42 @@ func decodeWorkload(gvk schema.GroupVersionKind, data []byte, strict bool) (*Wor
 }
 
 func workloadOf(obj any) *Workload {
+	w := workloadSpec(obj)
+	if w != nil {
+		w.Replicas = replicasOf(obj)
+	}
+	return w
+}
+
+// replicasOf is how many pods a workload runs at once, with the API
+// server's defaults (replicas 1, parallelism 1).
+func replicasOf(obj any) int32 {
+	or1 := func(p *int32) int32 {
+		if p == nil {
+			return 1
+		}
+		return *p
+	}
+	switch o := obj.(type) {
+	case *corev1.ReplicationController:
+		return or1(o.Spec.Replicas)
+	case *appsv1.Deployment:
+		return or1(o.Spec.Replicas)
+	case *appsv1.StatefulSet:
+		return or1(o.Spec.Replicas)
+	case *appsv1.ReplicaSet:
+		return or1(o.Spec.Replicas)
+	case *batchv1.Job:
+		return or1(o.Spec.Parallelism)
+	case *batchv1.CronJob:
+		return or1(o.Spec.JobTemplate.Spec.Parallelism)
+	case *appsv1.DaemonSet:
+		return 0
+	}
+	return 1
+}
+
+func workloadSpec(obj any) *Workload {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		return &Workload{Meta: &o.ObjectMeta, Spec: &o.Spec, SpecPath: "spec"}
@@ -192,7 +231,13 @@ func (w *Workload) Pod() (*policy.Pod, bool) {
 	if w.Spec == nil {
 		return nil, false
 	}
-	p := &policy.Pod{Spec: w.Spec, Path: w.SpecPath, Workload: w.Template != nil}
+	p := &policy.Pod{Spec: w.Spec, Path: w.SpecPath, Workload: w.Template != nil, Replicas: w.Replicas,
+		DaemonSet: w.Kind == "DaemonSet"}
+	if w.Template != nil {
+		p.Labels = w.Template.Labels
+	} else if w.Meta != nil {
+		p.Labels = w.Meta.Labels
+	}
 	for i, t := range w.ClaimTemplates {
 		p.ClaimTemplates = append(p.ClaimTemplates, policy.ClaimTemplate{Name: t.Name,
 			StorageClassName: t.Spec.StorageClassName, Field: fmt.Sprintf("spec.volumeClaimTemplates[%d]", i)})
