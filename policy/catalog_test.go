@@ -320,6 +320,15 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 		PodServiceAccountNotFound:  func(p *Pod, _ *ImageLookup) { p.Spec.ServiceAccountName = "no-such-account" },
 		PodPriorityClassNotFound:   func(p *Pod, _ *ImageLookup) { p.Spec.PriorityClassName = "no-such-class" },
 		PodRuntimeClassNotFound:    func(p *Pod, _ *ImageLookup) { p.Spec.RuntimeClassName = ptrTo("no-such-class") },
+		QuotaMustSpecify: func(p *Pod, _ *ImageLookup) {
+			p.Scheduling = &fakeNamespaceView{quotas: []*corev1.ResourceQuota{nsQuota("cpu", nsList("limits.cpu", "4"), nil)}}
+		},
+		QuotaExceeded: func(p *Pod, _ *ImageLookup) {
+			p.Scheduling = &fakeNamespaceView{quotas: []*corev1.ResourceQuota{nsQuota("mem", nsList("limits.memory", "8Gi"), nsList("limits.memory", "7500Mi"))}}
+		},
+		LimitRangeViolated: func(p *Pod, _ *ImageLookup) {
+			p.Scheduling = &fakeNamespaceView{ranges: []*corev1.LimitRange{nsLimitRange("small", corev1.LimitRangeItem{Type: corev1.LimitTypeContainer, Max: nsList("memory", "512Mi")})}}
+		},
 		ImagePullSecretMissing: func(p *Pod, _ *ImageLookup) {
 			p.PullSecretIssues = []PullSecretIssue{{Name: "regcred", Problem: SecretMissing, Field: tmpl + ".imagePullSecrets[0]"}}
 		},

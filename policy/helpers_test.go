@@ -196,4 +196,6 @@ func healthyObjects() *fakeObjects {
 // one container.
 var podLevel = map[ID]bool{ImagePullSecretMissing: true, ConfigConfigMapNotFound: true, ConfigSecretNotFound: true,
 	ConfigKeyNotFound: true, VolumeClaimNotFound: true, VolumeStorageClassNotFound: true, PodServiceAccountNotFound: true,
-	PodPriorityClassNotFound: true, PodRuntimeClassNotFound: true}
+	PodPriorityClassNotFound: true, PodRuntimeClassNotFound: true, QuotaExceeded: true, LimitRangeViolated: true,
+	ScheduleNoMatchingNode: true, ScheduleTaintsNotTolerated: true, ScheduleRequestsExceedNodes: true,
+	ScheduleAntiAffinityReplicas: true, ScheduleDaemonSetNoNode: true}

@@ -33,7 +33,9 @@ func TestFirstOutcome(t *testing.T) {
 func TestCheckOutcomes(t *testing.T) {
 	risks := map[ID]bool{ImageMutableTag: true, ImageLookupInconclusive: true, ImagePullSecretMissing: true,
 		ProbeLivenessEqualsReadines: true, ProbePortNotDeclared: true, ProbeTimeoutExceedsPeriod: true,
-		ResourcesMemoryLimitMissing: true}
+		ResourcesMemoryLimitMissing: true,
+		// Some replicas run; a DaemonSet that runs nowhere has no pod to be in a state.
+		ScheduleAntiAffinityReplicas: true, ScheduleDaemonSetNoNode: true}
 	for id := range PublishedIDs() {
 		if _, ok := checkOutcomes[id]; ok == risks[id] {
 			t.Errorf("%s: outcome %q, risk %v", id, checkOutcomes[id], risks[id])
