@@ -280,6 +280,8 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 		p.Spec.ServiceAccountName, p.Spec.PriorityClassName, p.Spec.RuntimeClassName = "api", "high", ptrTo("gvisor")
 		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}
+		p.Scheduling = plNodes(plNode("node-a", "4", "16Gi"), plNode("node-b", "4", "16Gi"))
+		p.Labels, p.Replicas = map[string]string{"app": "api"}, 2
 		p.Images = map[string]*ImageLookup{}
 		for _, c := range p.Spec.Containers {
 			p.Images[c.Image] = &ImageLookup{Outcome: LookupOK, Repository: "registry.example.com/shop/api", Source: "anonymous",
@@ -329,6 +331,20 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 		LimitRangeViolated: func(p *Pod, _ *ImageLookup) {
 			p.Scheduling = &fakeNamespaceView{ranges: []*corev1.LimitRange{nsLimitRange("small", corev1.LimitRangeItem{Type: corev1.LimitTypeContainer, Max: nsList("memory", "512Mi")})}}
 		},
+		ScheduleNoMatchingNode: func(p *Pod, _ *ImageLookup) { p.Spec.NodeSelector = map[string]string{"disktype": "nvme"} },
+		ScheduleTaintsNotTolerated: func(p *Pod, _ *ImageLookup) {
+			p.Scheduling = plNodes(plNode("node-a", "4", "16Gi", plTaint("dedicated", "gpu", corev1.TaintEffectNoSchedule)))
+		},
+		ScheduleRequestsExceedNodes: func(p *Pod, _ *ImageLookup) {
+			p.Spec.Containers[0].Resources.Requests = plRequests("cpu", "6").Requests
+		},
+		ScheduleAntiAffinityReplicas: func(p *Pod, _ *ImageLookup) {
+			p.Replicas = 3
+			plAntiAffinity(corev1.LabelHostname, map[string]string{"app": "api"})(p)
+		},
+		ScheduleDaemonSetNoNode: func(p *Pod, _ *ImageLookup) {
+			p.DaemonSet, p.Replicas, p.Spec.NodeSelector = true, 0, map[string]string{"pool": "edge"}
+		},
 		ImagePullSecretMissing: func(p *Pod, _ *ImageLookup) {
 			p.PullSecretIssues = []PullSecretIssue{{Name: "regcred", Problem: SecretMissing, Field: tmpl + ".imagePullSecrets[0]"}}
 		},
@@ -358,7 +374,8 @@ func TestEveryCheckFailsAndPasses(t *testing.T) {
 			wantContainer := "app"
 			switch id {
 			case ImagePullSecretMissing, VolumeClaimNotFound, VolumeStorageClassNotFound, PodServiceAccountNotFound,
-				PodPriorityClassNotFound, PodRuntimeClassNotFound:
+				PodPriorityClassNotFound, PodRuntimeClassNotFound, ScheduleNoMatchingNode, ScheduleTaintsNotTolerated,
+				ScheduleAntiAffinityReplicas, ScheduleDaemonSetNoNode:
 				wantContainer = "" // about the pod, not a container
 			}
 			assertFindings(t, id, p, fs, []want{{fs[0].Severity, fs[0].Field, wantContainer}})
