@@ -249,6 +249,7 @@ func TestValuesRejected(t *testing.T) {
 		"enforced and excluded":      {"enforceNamespaces[0]=kube-system"},
 		"typo'd cluster state key":   {"clusterState.secretKey=false"},
 		"cluster state not a bool":   {"clusterState.enabled=maybe"},
+		"autoscales not a bool":      {"checks.clusterAutoscales=maybe"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := []string{"template", "nobackoff", "nobackoff", "--namespace", "nobackoff"}
@@ -367,7 +368,7 @@ func TestRegistryCABundle(t *testing.T) {
 // list and watch, following registries.lookups and clusterState, and the
 // webhook is told what to watch.
 func TestClusterState(t *testing.T) {
-	objects := []string{"configmaps", "persistentvolumeclaims", "storage.k8s.io/storageclasses",
+	objects := []string{"configmaps", "persistentvolumeclaims", "resourcequotas", "limitranges", "storage.k8s.io/storageclasses",
 		"scheduling.k8s.io/priorityclasses", "node.k8s.io/runtimeclasses"}
 	base := []string{"nodes", "secrets", "serviceaccounts"}
 	for name, tc := range map[string]struct {
@@ -416,6 +417,47 @@ func TestClusterState(t *testing.T) {
 				if !contains(dep.Spec.Template.Spec.Containers[0].Args, a) {
 					t.Errorf("args %v lack %s", dep.Spec.Template.Spec.Containers[0].Args, a)
 				}
+			}
+		})
+	}
+}
+
+// TestClusterAutoscales: checks.clusterAutoscales reaches the webhook's
+// configuration file, true by default, and maps to NodesFixed.
+func TestClusterAutoscales(t *testing.T) {
+	for name, tc := range map[string]struct {
+		set       []string
+		wantFixed bool
+	}{
+		"default": {nil, false},
+		"true":    {[]string{"checks.clusterAutoscales=true"}, false},
+		"false":   {[]string{"checks.clusterAutoscales=false"}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := render(t, tc.set...)
+			var cm struct {
+				Data map[string]string `json:"data"`
+			}
+			r.one(t, "ConfigMap", &cm)
+			f := filepath.Join(t.TempDir(), "config.yaml")
+			if err := os.WriteFile(f, []byte(cm.Data["config.yaml"]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := webhook.LoadConfig(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Checks.ClusterAutoscales == nil {
+				t.Fatalf("config.yaml does not say whether the cluster autoscales:\n%s", cm.Data["config.yaml"])
+			}
+			cat := webhook.CatalogSettings{}
+			cfg.Apply(&cat, &webhook.RegistrySettings{}, false)
+			o, err := cat.Options()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.NodesFixed != tc.wantFixed {
+				t.Errorf("NodesFixed = %v, want %v", o.NodesFixed, tc.wantFixed)
 			}
 		})
 	}

@@ -23,6 +23,11 @@ import (
 //	checks:
 //	  severity: {resources.memory-limit-missing: info}
 //	  expectedStartupSeconds: {jvm: 60, python: 15}
+//	  clusterAutoscales: true
+//
+// checks.clusterAutoscales says whether the cluster adds nodes when pods
+// do not fit (cluster-autoscaler, Karpenter): true (the default), a pod
+// that fits no current node is a warning; false, an error.
 type Config struct {
 	Registries struct {
 		LookupBudget    Duration            `json:"lookupBudget"`
@@ -35,6 +40,7 @@ type Config struct {
 	Checks struct {
 		Severity               map[string]string `json:"severity"`
 		ExpectedStartupSeconds map[string]int    `json:"expectedStartupSeconds"`
+		ClusterAutoscales      *bool             `json:"clusterAutoscales"`
 	} `json:"checks"`
 }
 
@@ -66,13 +72,18 @@ func LoadConfig(file string) (*Config, error) {
 }
 
 // Apply merges the file's settings under the ones given as flags: lists
-// add up, single values given as flags win.
+// add up, single values given as flags win (a flag not given is left nil
+// or zero by its caller).
 func (c *Config) Apply(cat *CatalogSettings, reg *RegistrySettings, budgetFlagSet bool) {
 	for _, id := range sortedKeys(c.Checks.Severity) {
 		cat.Severity = append([]string{id + "=" + c.Checks.Severity[id]}, cat.Severity...)
 	}
 	for _, rt := range sortedKeys(c.Checks.ExpectedStartupSeconds) {
 		cat.ExpectedStartup = append([]string{fmt.Sprintf("%s=%d", rt, c.Checks.ExpectedStartupSeconds[rt])}, cat.ExpectedStartup...)
+	}
+	if cat.ClusterAutoscales == nil && c.Checks.ClusterAutoscales != nil {
+		v := *c.Checks.ClusterAutoscales
+		cat.ClusterAutoscales = &v
 	}
 	r := c.Registries
 	if r.LookupBudget.Duration > 0 && !budgetFlagSet {

@@ -70,3 +70,50 @@ checks:
 		t.Error("an unknown check ID in the file was accepted")
 	}
 }
+
+// checks.clusterAutoscales maps to NodesFixed; a flag given wins over the
+// file; said nowhere, the cluster is assumed to add nodes.
+func TestConfigClusterAutoscales(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "config.yaml")
+	load := func(s string) *Config {
+		t.Helper()
+		if err := os.WriteFile(f, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	yes, no := true, false
+	for _, tc := range []struct {
+		name      string
+		file      string
+		flag      *bool
+		wantFixed bool
+	}{
+		{"said nowhere", "checks: {}\n", nil, false},
+		{"file true", "checks:\n  clusterAutoscales: true\n", nil, false},
+		{"file false", "checks:\n  clusterAutoscales: false\n", nil, true},
+		{"flag true over file false", "checks:\n  clusterAutoscales: false\n", &yes, false},
+		{"flag false over file true", "checks:\n  clusterAutoscales: true\n", &no, true},
+		{"flag false, file silent", "registries: {}\n", &no, true},
+	} {
+		cat := CatalogSettings{ClusterAutoscales: tc.flag}
+		load(tc.file).Apply(&cat, &RegistrySettings{}, false)
+		o, err := cat.Options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.NodesFixed != tc.wantFixed {
+			t.Errorf("%s: NodesFixed = %v, want %v", tc.name, o.NodesFixed, tc.wantFixed)
+		}
+	}
+	if err := os.WriteFile(f, []byte("checks:\n  clusterAutoscales: maybe\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(f); err == nil {
+		t.Error("clusterAutoscales: maybe was accepted")
+	}
+}

@@ -46,6 +46,9 @@ type LiveOptions struct {
 // logged once at warn level. Of ConfigMaps and Secrets only the key names
 // are kept, never a value, except the data of pull secrets (the two
 // types the kubelet reads), which the registry lookups authenticate with.
+// For the scheduling checks it lists the nodes once, and the
+// ResourceQuotas and LimitRanges of each namespace asked once, each
+// reduced to what the checks read, the input's layered over them.
 type LiveCluster struct {
 	input  *StaticCluster
 	client kubernetes.Interface
@@ -605,4 +608,170 @@ func (l *LiveCluster) storageClass(name string) policy.ObjectState {
 		return policy.ObjectState{Presence: policy.Present}
 	}
 	return policy.ObjectState{Presence: policy.Absent}
+}
+
+var _ SchedulingIndex = (*LiveCluster)(nil)
+
+// livePage is the page size of the scheduling listings.
+const livePage = 500
+
+// liveList is one cached listing: the objects, reduced, and whether the
+// listing succeeded.
+type liveList[T any] struct {
+	items []T
+	known bool
+}
+
+// listAll lists a resource page by page, each page one call within the
+// bounds; known is false when a page could not be read.
+func listAll[T any](l *LiveCluster, resource, namespace string, page func(ctx context.Context, opts metav1.ListOptions) ([]T, string, error)) liveList[T] {
+	var out []T
+	opts := metav1.ListOptions{Limit: livePage}
+	for {
+		var items []T
+		var next string
+		err := l.call(func(ctx context.Context) (err error) {
+			items, next, err = page(ctx, opts)
+			return err
+		})
+		if err != nil {
+			l.failed(resource, namespace, err)
+			return liveList[T]{}
+		}
+		out = append(out, items...)
+		if next == "" {
+			return liveList[T]{items: out, known: true}
+		}
+		opts.Continue = next
+	}
+}
+
+// Nodes implements SchedulingIndex: the cluster's nodes (one listing,
+// each node reduced to what the placement checks read), with the input's
+// Nodes added or replacing those of the same name. Unknown when the
+// nodes cannot be read (forbidden, unreachable, out of budget: said once)
+// or there is none.
+func (l *LiveCluster) Nodes() ([]*corev1.Node, bool) {
+	live := l.answer("nodes", func() any {
+		return listAll(l, "nodes", "", func(ctx context.Context, opts metav1.ListOptions) ([]*corev1.Node, string, error) {
+			list, err := l.client.CoreV1().Nodes().List(ctx, opts)
+			if err != nil {
+				return nil, "", err
+			}
+			out := make([]*corev1.Node, 0, len(list.Items))
+			for i := range list.Items {
+				n, _ := nodeSchedulingOnly(&list.Items[i])
+				out = append(out, n.(*corev1.Node))
+			}
+			return out, list.Continue, nil
+		})
+	}).(liveList[*corev1.Node])
+	if !live.known {
+		return nil, false
+	}
+	input, _ := l.input.Nodes()
+	out := layered(live.items, input, func(n *corev1.Node) string { return n.Name })
+	return out, len(out) > 0
+}
+
+// Quotas implements SchedulingIndex: the ResourceQuotas of the namespace
+// in the cluster (one listing, with their status), with the input's added
+// or replacing those of the same name; an input quota without a status
+// keeps the cluster's (what is used does not change with an apply).
+// Unknown when the cluster's cannot be read.
+func (l *LiveCluster) Quotas(namespace string) ([]*corev1.ResourceQuota, bool) {
+	ns := l.ns(namespace)
+	live := l.answer("quotas\x00"+ns, func() any {
+		return listAll(l, "resourcequotas", ns, func(ctx context.Context, opts metav1.ListOptions) ([]*corev1.ResourceQuota, string, error) {
+			list, err := l.client.CoreV1().ResourceQuotas(ns).List(ctx, opts)
+			if err != nil {
+				return nil, "", err
+			}
+			out := make([]*corev1.ResourceQuota, 0, len(list.Items))
+			for i := range list.Items {
+				q, _ := quotaOnly(&list.Items[i])
+				out = append(out, q.(*corev1.ResourceQuota))
+			}
+			return out, list.Continue, nil
+		})
+	}).(liveList[*corev1.ResourceQuota])
+	if !live.known {
+		return nil, false
+	}
+	var input []*corev1.ResourceQuota
+	for _, n := range l.inputNamespaces(namespace) {
+		q, _ := l.input.Quotas(n)
+		input = append(input, q...)
+	}
+	byName := map[string]*corev1.ResourceQuota{}
+	for _, q := range live.items {
+		byName[q.Name] = q
+	}
+	for i, q := range input {
+		if c, ok := byName[q.Name]; ok && len(q.Status.Used) == 0 && len(q.Status.Hard) == 0 {
+			merged := *q
+			merged.Status = c.Status
+			input[i] = &merged
+		}
+	}
+	return layered(live.items, input, func(q *corev1.ResourceQuota) string { return q.Name }), true
+}
+
+// LimitRanges implements SchedulingIndex: the LimitRanges of the
+// namespace in the cluster (one listing), with the input's added or
+// replacing those of the same name. Unknown when the cluster's cannot be
+// read.
+func (l *LiveCluster) LimitRanges(namespace string) ([]*corev1.LimitRange, bool) {
+	ns := l.ns(namespace)
+	live := l.answer("limitranges\x00"+ns, func() any {
+		return listAll(l, "limitranges", ns, func(ctx context.Context, opts metav1.ListOptions) ([]*corev1.LimitRange, string, error) {
+			list, err := l.client.CoreV1().LimitRanges(ns).List(ctx, opts)
+			if err != nil {
+				return nil, "", err
+			}
+			out := make([]*corev1.LimitRange, 0, len(list.Items))
+			for i := range list.Items {
+				lr, _ := limitRangeOnly(&list.Items[i])
+				out = append(out, lr.(*corev1.LimitRange))
+			}
+			return out, list.Continue, nil
+		})
+	}).(liveList[*corev1.LimitRange])
+	if !live.known {
+		return nil, false
+	}
+	var input []*corev1.LimitRange
+	for _, n := range l.inputNamespaces(namespace) {
+		lr, _ := l.input.LimitRanges(n)
+		input = append(input, lr...)
+	}
+	return layered(live.items, input, func(lr *corev1.LimitRange) string { return lr.Name }), true
+}
+
+// layered is the cluster's objects with the input's added or replacing
+// those of the same name, sorted by name; a new slice (the cached one is
+// shared).
+func layered[T any](live, input []T, name func(T) string) []T {
+	out := make([]T, 0, len(live)+len(input))
+	replaced := map[string]bool{}
+	for _, o := range input {
+		replaced[name(o)] = true
+	}
+	for _, o := range live {
+		if !replaced[name(o)] {
+			out = append(out, o)
+		}
+	}
+	last := map[string]T{} // of a name written twice, the later is applied last
+	for _, o := range input {
+		last[name(o)] = o
+	}
+	for _, o := range input {
+		if v, ok := last[name(o)]; ok {
+			out = append(out, v)
+			delete(last, name(o))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
+	return out
 }

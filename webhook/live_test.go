@@ -18,6 +18,7 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -404,5 +405,196 @@ spec:
 		if f.Check == policy.ConfigConfigMapNotFound && !strings.Contains(f.Message, "only in namespace other, third") {
 			t.Errorf("message names no other namespace: %s", f.Message)
 		}
+	}
+}
+
+// schedulingLive is a cluster with two nodes and, in shop, a quota (with
+// its status) and a LimitRange; ci has a quota.
+func schedulingLive() []runtime.Object {
+	return []runtime.Object{
+		fullNode("b", "amd64", map[string]string{"pool": "web"}),
+		fullNode("a", "arm64", map[string]string{"pool": "web"}),
+		&corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "compute"},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("5")}},
+			Status: corev1.ResourceQuotaStatus{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("5")},
+				Used: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("4")}}},
+		&corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: "ci", Name: "compute"}},
+		&corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "limits"}},
+	}
+}
+
+func quotaNames(qs []*corev1.ResourceQuota) string {
+	var n []string
+	for _, q := range qs {
+		n = append(n, q.Namespace+"/"+q.Name)
+	}
+	return fmt.Sprint(n)
+}
+
+// Nodes are listed once, quotas and LimitRanges once per namespace; the
+// input's are layered over them.
+func TestLiveClusterScheduling(t *testing.T) {
+	var _ SchedulingIndex = (*LiveCluster)(nil)
+	client := fake.NewSimpleClientset(schedulingLive()...)
+	input := staticFrom(t, `
+apiVersion: v1
+kind: Node
+metadata: {name: c}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: b, labels: {pool: batch}}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute}
+spec:
+  hard: {pods: "10"}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: objects, namespace: shop}
+spec:
+  hard: {count/configmaps: "10"}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: defaults}
+spec:
+  limits: [{type: Container, default: {memory: 256Mi}}]
+`)
+	l := NewLiveCluster(input, client, LiveOptions{Namespace: "shop"})
+	for range 2 {
+		nodes, known := l.Nodes()
+		var names []string
+		for _, n := range nodes {
+			names = append(names, n.Name+":"+n.Labels["pool"])
+			if n.Status.Images != nil || n.Annotations != nil {
+				t.Errorf("node %s kept more than the checks read", n.Name)
+			}
+		}
+		if !known || fmt.Sprint(names) != "[a:web b:batch c:]" {
+			t.Errorf("Nodes() = %v, %v; want the cluster's with the input's over them", names, known)
+		}
+	}
+	// "" is the context's namespace, shop: the input's quota written
+	// without a namespace replaces the cluster's of its name, and keeps
+	// the cluster's status.
+	for _, ns := range []string{"shop", ""} {
+		qs, known := l.Quotas(ns)
+		if !known || quotaNames(qs) != "[/compute shop/objects]" {
+			t.Fatalf("Quotas(%q) = %s, %v", ns, quotaNames(qs), known)
+		}
+		if hard := qs[0].Spec.Hard[corev1.ResourcePods]; hard.String() != "10" {
+			t.Errorf("the input's quota lost its spec: %s", hard.String())
+		}
+		if used := qs[0].Status.Used[corev1.ResourcePods]; used.String() != "4" {
+			t.Errorf("the input's quota lacks the cluster's status: used %s", used.String())
+		}
+	}
+	if qs, known := l.Quotas("ci"); !known || quotaNames(qs) != "[ci/compute]" {
+		t.Errorf("Quotas(ci) = %s, %v", quotaNames(qs), known)
+	}
+	if qs, known := l.Quotas("empty"); !known || len(qs) != 0 {
+		t.Errorf("Quotas(empty) = %s, %v; want none, known", quotaNames(qs), known)
+	}
+	lrs, known := l.LimitRanges("shop")
+	if !known || len(lrs) != 2 || lrs[0].Name != "defaults" || lrs[1].Name != "limits" {
+		t.Errorf("LimitRanges(shop) = %v, %v", lrs, known)
+	}
+	// One call each: nodes, quotas of shop, ci and empty, LimitRanges of
+	// shop.
+	if n := gets(client); n != 5 {
+		t.Errorf("%d API calls, want 5: %v", n, client.Actions())
+	}
+	for _, a := range client.Actions() {
+		if a.GetVerb() != "list" {
+			t.Errorf("%s %s: only lists", a.GetVerb(), a.GetResource().Resource)
+		}
+	}
+}
+
+// Listings are read page by page.
+func TestLiveClusterNodesPaged(t *testing.T) {
+	client := fake.NewSimpleClientset()
+	client.PrependReactor("list", "nodes", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		opts := a.(k8stesting.ListActionImpl).ListOptions
+		if opts.Limit != livePage {
+			t.Errorf("limit %d", opts.Limit)
+		}
+		if opts.Continue == "" {
+			return true, &corev1.NodeList{ListMeta: metav1.ListMeta{Continue: "page2"},
+				Items: []corev1.Node{*fullNode("n1", "amd64", nil)}}, nil
+		}
+		return true, &corev1.NodeList{Items: []corev1.Node{*fullNode("n2", "amd64", nil)}}, nil
+	})
+	l := NewLiveCluster(staticFrom(t, ""), client, LiveOptions{})
+	if nodes, known := l.Nodes(); !known || len(nodes) != 2 {
+		t.Errorf("Nodes() = %d, %v; want both pages", len(nodes), known)
+	}
+	if n := gets(client); n != 2 {
+		t.Errorf("%d calls, want 2", n)
+	}
+	// A cluster without a node tells nothing of placement.
+	l = NewLiveCluster(staticFrom(t, ""), fake.NewSimpleClientset(), LiveOptions{})
+	if _, known := l.Nodes(); known {
+		t.Error("no node: known")
+	}
+}
+
+// Forbidden listings are unknown, said once each; the input's objects do
+// not stand in for a cluster that cannot be read.
+func TestLiveClusterSchedulingForbidden(t *testing.T) {
+	client := fake.NewSimpleClientset(schedulingLive()...)
+	for _, res := range []string{"nodes", "resourcequotas", "limitranges"} {
+		client.PrependReactor("list", res, func(a k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: res}, "", errors.New("RBAC"))
+		})
+	}
+	var log syncLog
+	l := NewLiveCluster(staticFrom(t, "apiVersion: v1\nkind: Node\nmetadata: {name: c}\n"), client, LiveOptions{Namespace: "shop", Log: log.logger()})
+	for range 2 {
+		if _, known := l.Nodes(); known {
+			t.Error("nodes known")
+		}
+		if _, known := l.Quotas("shop"); known {
+			t.Error("quotas known")
+		}
+		if _, known := l.LimitRanges(""); known {
+			t.Error("LimitRanges known")
+		}
+	}
+	out := log.String()
+	for _, want := range []string{"cannot read nodes (cluster-wide)", "cannot read resourcequotas (namespace shop)", "cannot read limitranges (namespace shop)"} {
+		if strings.Count(out, want) != 1 {
+			t.Errorf("want one %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "level=WARN"); n != 3 {
+		t.Errorf("%d warnings, want 3:\n%s", n, out)
+	}
+	if n := gets(client); n != 3 {
+		t.Errorf("%d calls, want 3 (each answer kept)", n)
+	}
+
+	// Unreachable: said once, nothing more asked.
+	down := fake.NewSimpleClientset()
+	down.PrependReactor("*", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	})
+	log = syncLog{}
+	l = NewLiveCluster(staticFrom(t, ""), down, LiveOptions{Log: log.logger()})
+	l.Nodes()
+	if _, known := l.Quotas("shop"); known {
+		t.Error("quotas known, cluster unreachable")
+	}
+	if _, known := l.LimitRanges("shop"); known {
+		t.Error("LimitRanges known, cluster unreachable")
+	}
+	if n := gets(down); n != 1 {
+		t.Errorf("%d calls, want 1", n)
+	}
+	if out := log.String(); strings.Count(out, "level=WARN") != 1 {
+		t.Errorf("want one warning:\n%s", out)
 	}
 }

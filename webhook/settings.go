@@ -24,18 +24,33 @@ type CatalogSettings struct {
 	ExpectedStartup []string
 	// Severity entries are CHECK-ID=info|warning|error.
 	Severity []string
+	// ClusterAutoscales says whether the cluster adds nodes when pods do
+	// not fit (cluster-autoscaler, Karpenter); nil: not said, which counts
+	// as true. False makes "fits no current node" an error
+	// (policy.Options.NodesFixed).
+	ClusterAutoscales *bool
 }
 
 // NewEngineFromSettings validates the settings and builds the engine.
 func NewEngineFromSettings(s CatalogSettings) (*Engine, error) {
+	o, err := s.Options()
+	if err != nil {
+		return nil, err
+	}
+	return NewEngine(policy.NewCatalog(o)), nil
+}
+
+// Options validates the settings and returns the catalog's options.
+func (s CatalogSettings) Options() (policy.Options, error) {
 	o := policy.Options{Startup: policy.StartupDefaults{}, Severity: map[policy.ID]policy.Severity{}}
+	o.NodesFixed = s.ClusterAutoscales != nil && !*s.ClusterAutoscales
 	defaults := policy.DefaultStartup()
 	for _, kv := range s.ExpectedStartup {
 		for _, item := range strings.Split(kv, ",") {
 			k, v, ok := strings.Cut(strings.TrimSpace(item), "=")
 			n, err := strconv.Atoi(v)
 			if _, isRuntime := defaults[policy.Runtime(k)]; !ok || !isRuntime || err != nil || n < 1 || n > 3600 {
-				return nil, fmt.Errorf("expected-startup %q: want RUNTIME=SECONDS with RUNTIME one of %s and SECONDS 1 to 3600",
+				return policy.Options{}, fmt.Errorf("expected-startup %q: want RUNTIME=SECONDS with RUNTIME one of %s and SECONDS 1 to 3600",
 					item, strings.Join(runtimeNames(), ", "))
 			}
 			o.Startup[policy.Runtime(k)] = n
@@ -47,12 +62,12 @@ func NewEngineFromSettings(s CatalogSettings) (*Engine, error) {
 			k, v, ok := strings.Cut(strings.TrimSpace(item), "=")
 			sev, err := policy.ParseSeverity(v)
 			if !ok || err != nil || !known[policy.ID(k)] {
-				return nil, fmt.Errorf("severity %q: want CHECK-ID=info|warning|error with a check ID this version runs", item)
+				return policy.Options{}, fmt.Errorf("severity %q: want CHECK-ID=info|warning|error with a check ID this version runs", item)
 			}
 			o.Severity[policy.ID(k)] = sev
 		}
 	}
-	return NewEngine(policy.NewCatalog(o)), nil
+	return o, nil
 }
 
 func runtimeNames() []string {

@@ -22,17 +22,24 @@ type StaticCluster struct {
 	// kind and namespace/name (name alone for cluster-wide kinds).
 	objects      map[policy.ObjectKind]map[string]policy.ObjectState
 	defaultClass string
+	// nodes, quotas and limitRanges are the input's Nodes, and its
+	// ResourceQuotas and LimitRanges by namespace as written.
+	nodes       []*corev1.Node
+	quotas      map[string][]*corev1.ResourceQuota
+	limitRanges map[string][]*corev1.LimitRange
 }
 
 // NewStaticCluster returns an empty view whose nodes have the given
 // platforms.
 func NewStaticCluster(platforms []registrycheck.Platform) *StaticCluster {
 	return &StaticCluster{secrets: map[string]*corev1.Secret{}, accounts: map[string]*corev1.ServiceAccount{}, platforms: platforms,
-		objects: map[policy.ObjectKind]map[string]policy.ObjectState{}}
+		objects: map[policy.ObjectKind]map[string]policy.ObjectState{},
+		quotas:  map[string][]*corev1.ResourceQuota{}, limitRanges: map[string][]*corev1.LimitRange{}}
 }
 
-// AddDocuments takes the Secrets and ServiceAccounts among the documents.
-// Namespaces are compared as written: a workload without a namespace sees
+// AddDocuments takes the objects among the documents that the checks read
+// of the cluster: Secrets, ServiceAccounts, ConfigMaps, claims, the
+// cluster-wide classes, Nodes, ResourceQuotas and LimitRanges. Namespaces are compared as written: a workload without a namespace sees
 // the objects without one, as `kubectl apply -n` would put them together.
 func (s *StaticCluster) AddDocuments(docs []Document) []error {
 	var errs []error
@@ -78,6 +85,27 @@ func (s *StaticCluster) AddDocuments(docs []Document) []error {
 			}
 			s.add(policy.KindClaim, pvc.Namespace, pvc.Name, policy.ObjectState{StorageClassName: pvc.Spec.StorageClassName,
 				Bound: pvc.Status.Phase == corev1.ClaimBound})
+		case d.GVK.Group == "" && d.GVK.Version == "v1" && d.GVK.Kind == "Node":
+			var n corev1.Node
+			if err := decodeJSON(d.JSON, &n, true); err != nil {
+				errs = append(errs, &ManifestError{Where: d.Where(), Err: err})
+				continue
+			}
+			s.nodes = append(s.nodes, &n)
+		case d.GVK.Group == "" && d.GVK.Version == "v1" && d.GVK.Kind == "ResourceQuota":
+			var q corev1.ResourceQuota
+			if err := decodeJSON(d.JSON, &q, true); err != nil {
+				errs = append(errs, &ManifestError{Where: d.Where(), Err: err})
+				continue
+			}
+			s.quotas[q.Namespace] = append(s.quotas[q.Namespace], &q)
+		case d.GVK.Group == "" && d.GVK.Version == "v1" && d.GVK.Kind == "LimitRange":
+			var lr corev1.LimitRange
+			if err := decodeJSON(d.JSON, &lr, true); err != nil {
+				errs = append(errs, &ManifestError{Where: d.Where(), Err: err})
+				continue
+			}
+			s.limitRanges[lr.Namespace] = append(s.limitRanges[lr.Namespace], &lr)
 		case d.GVK.Group == "storage.k8s.io" && d.GVK.Kind == "StorageClass":
 			s.add(policy.KindStorageClass, "", d.Name, policy.ObjectState{})
 			if isDefaultClass(d.JSON) {
@@ -199,6 +227,24 @@ func (s *StaticCluster) Object(namespace string, kind policy.ObjectKind, name st
 // holds a StorageClass marked default (the cluster may have one).
 func (s *StaticCluster) DefaultStorageClass() (string, bool) {
 	return s.defaultClass, s.defaultClass != ""
+}
+
+// Nodes implements SchedulingIndex: the input's Nodes are the cluster's
+// nodes; known only when the input holds at least one.
+func (s *StaticCluster) Nodes() ([]*corev1.Node, bool) {
+	return s.nodes, len(s.nodes) > 0
+}
+
+// Quotas implements SchedulingIndex: the input's ResourceQuotas of the
+// namespace (as written). Always known: the input is the state.
+func (s *StaticCluster) Quotas(namespace string) ([]*corev1.ResourceQuota, bool) {
+	return s.quotas[namespace], true
+}
+
+// LimitRanges implements SchedulingIndex: the input's LimitRanges of the
+// namespace (as written). Always known: the input is the state.
+func (s *StaticCluster) LimitRanges(namespace string) ([]*corev1.LimitRange, bool) {
+	return s.limitRanges[namespace], true
 }
 
 // keysOf lists the keys of a ConfigMap's or Secret's data, sorted.

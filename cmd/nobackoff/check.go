@@ -26,7 +26,8 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&mirrors, "registry-mirror", "REGISTRY=MIRROR[,MIRROR...]: mirrors tried first, as the nodes' runtime does; repeatable")
 	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
 	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=warning; repeatable")
-	kubeconfig := fs.String("kubeconfig", "", "also read the objects pod specs name (ConfigMaps, Secrets, claims, classes, ServiceAccounts) from this kubeconfig's cluster, read-only; objects in the input still count as present")
+	autoscales := fs.Bool("cluster-autoscales", true, "the cluster adds nodes when pods do not fit (cluster-autoscaler, Karpenter): a pod that fits no node of the input or cluster is a warning; false: an error")
+	kubeconfig := fs.String("kubeconfig", "", "also read the objects pod specs name (ConfigMaps, Secrets, claims, classes, ServiceAccounts), the nodes and the namespaces' ResourceQuotas and LimitRanges from this kubeconfig's cluster, read-only; objects in the input still count as present")
 	kubeContext := fs.String("context", "", "kubeconfig context to use with --kubeconfig (default its current context)")
 	level := fs.String("log-level", "error", "log level on stderr: debug (every registry lookup), info, warn (inconclusive lookups, also reported as findings; what the cluster would not tell) or error; warn with --kubeconfig")
 	format := fs.String("log-format", "text", "log format: text or json")
@@ -59,7 +60,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nobackoff check:", err)
 		return exitUsage
 	}
-	engine, err := webhook.NewEngineFromSettings(webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity})
+	engine, err := webhook.NewEngineFromSettings(webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity, ClusterAutoscales: autoscales})
 	if err != nil {
 		fmt.Fprintln(stderr, "nobackoff check: --"+err.Error())
 		return exitUsage

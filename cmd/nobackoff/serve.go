@@ -39,7 +39,8 @@ func serve(args []string, stderr io.Writer) int {
 	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "self certs: the release namespace (default: the pod's)")
 	configFile := fs.String("config", "", "configuration file (YAML: registries, checks), e.g. the chart's ConfigMap")
 	lookups := fs.Bool("registry-lookups", true, "look images up in their registries (needs the cluster for pull secrets and nodes)")
-	objects := fs.Bool("cluster-state", true, "with registry lookups, also watch what the object checks read: ConfigMaps, PersistentVolumeClaims, Storage/Priority/RuntimeClasses (names and key names only)")
+	objects := fs.Bool("cluster-state", true, "with registry lookups, also watch what the object and namespace-policy checks read: ConfigMaps, PersistentVolumeClaims, Storage/Priority/RuntimeClasses (names and key names only), ResourceQuotas, LimitRanges")
+	autoscales := fs.Bool("cluster-autoscales", true, "the cluster adds nodes when pods do not fit (cluster-autoscaler, Karpenter): a pod that fits no current node is a warning; false: an error (overrides checks.clusterAutoscales of --config)")
 	secretKeys := fs.Bool("secret-keys", true, "with --cluster-state, keep the key names (never values) of Secrets of other types than the pull-secret types")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for the cluster view (default: the pod's service account)")
 	budget := fs.Duration("registry-timeout", 3*time.Second, "budget for all registry lookups of one review (keep well under the webhook's timeoutSeconds)")
@@ -58,6 +59,9 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	crlog.SetLogger(logr.FromSlogHandler(log.Handler()))
 	catalog := webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity}
+	if flagSet(fs, "cluster-autoscales") {
+		catalog.ClusterAutoscales = autoscales
+	}
 	registries := webhook.RegistrySettings{
 		Insecure: insecure, NodeCredentials: nodeCreds, Mirrors: mirrors, CAFile: *caFile, Budget: *budget, AllowLoopback: *loopback,
 	}
@@ -93,10 +97,10 @@ func serve(args []string, stderr io.Writer) int {
 			return exitUsage
 		}
 		l.Log, l.PodSecretsFinal = log, true
-		engine = engine.WithLookups(l)
-		if *objects {
-			engine = engine.WithObjects(cluster)
-		}
+		// The nodes are watched either way (for their platforms): the
+		// placement checks read them; without --cluster-state the object
+		// and namespace-policy checks find nothing known and say nothing.
+		engine = engine.WithLookups(l).WithObjects(cluster)
 		opts.Prepare = func(ctx context.Context) error { return cluster.Start(ctx, 2*time.Minute) }
 		opts.Collectors = l.Resolver.Metrics().Collectors()
 	}
