@@ -832,8 +832,15 @@ func (c placementCheck) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			return nil, nil
 		}
 		field, hint, fix := pl.selectionBlame()
-		return []Finding{{Check: c.id, Severity: sev, Field: field, Outcome: Pending,
-			Message: fmt.Sprintf("%s: %s; %s", pl.summary(), placePending(c.fixed, "matches"), hint), Fix: fix}}, nil
+		f := Finding{Check: c.id, Severity: sev, Field: field, Outcome: Pending,
+			Message: fmt.Sprintf("%s: %s; %s", pl.summary(), placePending(c.fixed, "matches"), hint), Fix: fix}
+		if strings.HasSuffix(field, ".os.name") {
+			// The scheduler does not filter on spec.os: the pod may be
+			// bound to a node of another OS, whose kubelet rejects it.
+			f.Outcome = NoOutcome
+			f.Message += " (the scheduler ignores spec.os: the pod may be bound to such a node and rejected by its kubelet)"
+		}
+		return []Finding{f}, nil
 	case ScheduleTaintsNotTolerated:
 		if p.DaemonSet || st != stageTaints {
 			return nil, nil

@@ -267,7 +267,9 @@ func TestPlacementChecks(t *testing.T) {
 		{"affinity matchFields no such node", plPod("1", two4(), plRequired(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{
 			{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-z"}}}})), false,
 			[]plWant{noMatch("affinity.nodeAffinity")}},
-		{"os", plPod("1", two4(), func(p *Pod) { p.Spec.OS = &corev1.PodOS{Name: corev1.Windows} }), false, []plWant{noMatch("os.name")}},
+		// The scheduler ignores spec.os: the kubelet rejects the pod; no Pending foretold.
+		{"os", plPod("1", two4(), func(p *Pod) { p.Spec.OS = &corev1.PodOS{Name: corev1.Windows} }), false,
+			[]plWant{{ScheduleNoMatchingNode, Warning, tmpl + ".os.name", "", NoOutcome}}},
 		{"nodeName no such node", plPod("1", two4(), func(p *Pod) { p.Spec.NodeName = "node-z" }), false, []plWant{noMatch("nodeName")}},
 		{"nodeName too small", plPod("6", two4(), func(p *Pod) { p.Spec.NodeName = "node-b" }), false, []plWant{tooBig}},
 		{"nodeName bypasses the cordon and NoSchedule taints", plPod("1", two4(plCordoned, gpu), func(p *Pod) { p.Spec.NodeName = "node-b" }), false, nil},
