@@ -64,7 +64,7 @@ func TestSideBySide(t *testing.T) {
 	}
 	c.must(t, "", "create", "namespace", "bench")
 	c.must(t, "", "create", "serviceaccount", "default", "-n", "bench")
-	c.must(t, nodesYAML, "apply", "-f", "-")
+	addFakeNodes(t, c)
 
 	dir, bundle, pool := localhostCerts(t)
 	certFile, keyFile := filepath.Join(dir, certs.KeyCert), filepath.Join(dir, certs.KeyKey)

@@ -76,7 +76,7 @@ func newEnv(t *testing.T) *env {
 
 	// Nodes of two platforms for the platform checks (no kubelet: the
 	// objects are enough for nobackoff's node cache).
-	c.must(t, nodesYAML, "apply", "-f", "-")
+	addFakeNodes(t, c)
 
 	return &env{c: c, registry: reg.Host, private: private.Host, helm: helm, reg: reg, privateReg: private, serve: serve, port: port, k8sDir: k8sDir}
 }
@@ -93,6 +93,7 @@ func TestE2E(t *testing.T) {
 	t.Run("bare and owned pods", e.testPods)
 	t.Run("skip annotation", e.testSkip)
 	t.Run("objects that do not exist", e.testObjects)
+	t.Run("scheduling: placement, quotas and LimitRanges", e.testSchedule)
 	t.Run("platforms of the nodes", e.testPlatforms)
 	t.Run("chart objects accepted by the API server", func(t *testing.T) { e.testChartDryRun(t, helm) })
 	t.Run("self certificates: racing instances agree", e.testSelfCertsRace)
@@ -144,6 +145,16 @@ type env struct {
 	serve             *exec.Cmd
 	k8sDir            string
 	port              int
+}
+
+// addFakeNodes registers nodesYAML's nodes. They have no kubelet: the API
+// server marks them not ready (a NoSchedule taint) and no controller here
+// ever clears it; cleared, they stand for ready nodes the placement checks
+// can use.
+func addFakeNodes(t *testing.T, c *cluster) {
+	t.Helper()
+	c.must(t, nodesYAML, "apply", "-f", "-")
+	c.must(t, "", "taint", "nodes", "node-amd64", "node-arm64", "node.kubernetes.io/not-ready:NoSchedule-")
 }
 
 const nodesYAML = `apiVersion: v1

@@ -52,6 +52,9 @@ const (
 
 type truthCase struct {
 	name, story string
+	// namespace is where the Deployment goes: truthNamespace when empty
+	// (the rows of quotas and LimitRanges need namespaces of their own).
+	namespace   string
 	pod         string // the pod template's spec, YAML indented by 6
 	annotations string // the pod template's annotations, flow YAML
 	// then, when set, is done once the pod settled; the pod must then
@@ -75,6 +78,14 @@ type truthRow struct {
 }
 
 func (r truthRow) agree() bool { return r.predicted == r.observed }
+
+// ns is the case's namespace, def when it names none.
+func (tc truthCase) ns(def string) string {
+	if tc.namespace != "" {
+		return tc.namespace
+	}
+	return def
+}
 
 func TestTruth(t *testing.T) {
 	k8sDir := tool(t, "NOBACKOFF_K8S_DIR")
@@ -100,6 +111,10 @@ func TestTruth(t *testing.T) {
 		return r.code == 0
 	})
 	c.must(t, truthSecrets(private.Host)+"---\n"+truthObjects(filepath.Join(n.dir, "volumes", "manual")), "apply", "-n", truthNamespace, "-f", "-")
+	// Known to the webhook's caches from their first sync: the namespaces
+	// of the quota rows, the Node without kubelet of the placement rows.
+	truthPolicyNamespaces(t, c, n)
+	c.must(t, truthGPUNodeYAML, "apply", "-f", "-")
 	serveWebhook(t, c, nobackoff, helm, caFile, truthNamespace, reg.Host+"/truth/app:no-such-tag")
 	// The webhook judges a claim by its phase: the one bound by hand must be.
 	waitFor(t, "claim data-manual bound", n.logs["kube-controller-manager"], time.Minute, func() bool {
@@ -107,7 +122,7 @@ func TestTruth(t *testing.T) {
 		return r.stdout == "Bound"
 	})
 
-	rows := runTruth(t, c, append(truthCases(reg.Host, private.Host), truthObjectCases(reg.Host)...))
+	rows := runTruth(t, c, slices.Concat(truthCases(reg.Host, private.Host), truthObjectCases(reg.Host), truthScheduleCases(reg.Host)))
 	table := truthTable(rows, n.versions())
 	t.Logf("\n%s", table)
 	var details strings.Builder
@@ -151,7 +166,7 @@ func runTruth(t *testing.T, c *cluster, cases []truthCase) []truthRow {
 	t.Helper()
 	rows := make([]truthRow, len(cases))
 	for i, tc := range cases {
-		r := c.must(t, truthDeployment(tc), "apply", "-n", truthNamespace, "-f", "-")
+		r := c.must(t, truthDeployment(tc), "apply", "-n", tc.ns(truthNamespace), "-f", "-")
 		rows[i] = truthRow{truthCase: tc}
 		for _, w := range warnings(r.stderr) {
 			id, _, ok := strings.Cut(strings.TrimPrefix(w, "["), "]")
@@ -161,11 +176,17 @@ func runTruth(t *testing.T, c *cluster, cases []truthCase) []truthRow {
 			rows[i].warned = append(rows[i].warned, id)
 		}
 	}
-	names := make([]string, len(cases))
-	for i, tc := range cases {
-		names[i] = tc.name
+	byNamespace := map[string][]string{}
+	for _, tc := range cases {
+		ns := tc.ns(truthNamespace)
+		byNamespace[ns] = append(byNamespace[ns], tc.name)
 	}
-	predicted := reviews(t, c, truthNamespace, names)
+	predicted := map[string]webhookReview{}
+	for ns, names := range byNamespace {
+		for name, r := range reviews(t, c, ns, names) {
+			predicted[name] = r
+		}
+	}
 	watched := watchCases(t, c, truthNamespace, cases)
 	for i := range rows {
 		w := watched[rows[i].name]
@@ -255,10 +276,10 @@ func watchPods(t *testing.T, c *cluster, namespace string, names []string) map[s
 	return out
 }
 
-// watchCases polls the Deployments of the cases until each pod has
-// reached a final state, or the deadline passes. A case with a step has
-// it done as soon as its pod settled, then is watched until its pod turns
-// Ready (or recoverWithin passes).
+// watchCases polls the Deployments of the cases (in namespace, or their
+// own) until each pod has reached a final state, or the deadline passes. A
+// case with a step has it done as soon as its pod settled, then is watched
+// until its pod turns Ready (or recoverWithin passes).
 func watchCases(t *testing.T, c *cluster, namespace string, cases []truthCase) map[string]*watched {
 	t.Helper()
 	out := map[string]*watched{}
@@ -267,14 +288,18 @@ func watchCases(t *testing.T, c *cluster, namespace string, cases []truthCase) m
 	}
 	deadline := time.Now().Add(observeDeadline)
 	for {
-		apps := readApps(t, c, namespace)
+		apps := map[string]map[string]*appState{}
 		settled := true
 		for _, tc := range cases {
 			w := out[tc.name]
 			if w.done {
 				continue
 			}
-			a := apps[tc.name]
+			ns := tc.ns(namespace)
+			if apps[ns] == nil {
+				apps[ns] = readApps(t, c, ns)
+			}
+			a := apps[ns][tc.name]
 			if a == nil {
 				a = &appState{}
 			}
@@ -283,7 +308,7 @@ func watchCases(t *testing.T, c *cluster, namespace string, cases []truthCase) m
 			case w.stepAt.IsZero():
 				w.first = observation{outcome, detail, done}
 				if done && tc.then != nil {
-					c.must(t, tc.then.apply, "apply", "-n", namespace, "-f", "-")
+					c.must(t, tc.then.apply, "apply", "-n", ns, "-f", "-")
 					w.stepAt = time.Now()
 				} else {
 					w.done = done
@@ -331,9 +356,12 @@ func observe(a *appState) (outcome, detail string, settled bool) {
 		return "no pod", "no pod", false
 	}
 	if u := unschedulable(p); u != nil {
-		// Final once why each claim of the pod does not bind is known: the
-		// scheduler says it does not exist, or the claim has a warning.
-		detail, settled := "Unschedulable: "+firstLine(u.Message), true
+		// Final once the scheduler names why (FailedScheduling: no node
+		// fits, matches or is tolerated), and why each claim of the pod
+		// does not bind is known: the scheduler says it does not exist, or
+		// the claim has a warning.
+		msg, _, _ := strings.Cut(u.Message, ". ") // the nodes' reasons, not preemption's
+		detail, settled := "Unschedulable: "+firstLine(msg), schedulingCause(u.Message) != ""
 		for _, v := range p.Spec.Volumes {
 			if v.PersistentVolumeClaim == nil {
 				continue
@@ -529,7 +557,11 @@ func truthTable(rows []truthRow, versions string) string {
 	b.WriteString("scheduler left the pod unschedulable. ContainerCreating: the kubelet could not mount its volumes.\n")
 	b.WriteString("NeverReady: running, never Ready. StuckWaiting: the container waits for good with the kubelet's error\n")
 	b.WriteString("in place of a reason. A row with a second step (its cause removed once the pod settled) observes the\n")
-	b.WriteString("state before the step, then what the pod became after it; precision and recall count the first.\n\n")
+	b.WriteString("state before the step, then what the pod became after it; precision and recall count the first.\n")
+	fmt.Fprintf(&b, "The rows of ResourceQuotas and LimitRanges run in warn namespaces of their own (%s, %s);\n",
+		truthQuotaNamespace, truthLimitsNamespace)
+	fmt.Fprintf(&b, "the placement rows also meet a second Node without kubelet, %s, labelled %s=gpu\n", truthGPUNode, truthPoolLabel)
+	fmt.Fprintf(&b, "and tainted dedicated=gpu:NoSchedule, and %s:NoSchedule so that no pod lands on it.\n\n", truthNoKubelet)
 	b.WriteString("| workload | story | nobackoff warned | predicted | observed | agree |\n|---|---|---|---|---|---|\n")
 	tp, predictedPos, observedPos := 0, 0, 0
 	for _, r := range rows {

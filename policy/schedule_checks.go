@@ -130,9 +130,14 @@ func judgePlacement(p *Pod) *placement {
 		return nil
 	}
 	s := p.Spec
-	pl := &placement{pod: p, direct: s.NodeName != "", tolerations: s.Tolerations, requests: EffectiveRequests(s)}
+	pl := &placement{pod: p, direct: s.NodeName != "", requests: EffectiveRequests(s)}
+	// The API server's DefaultTolerationSeconds admission gives every pod
+	// NoExecute tolerations of not-ready and unreachable nodes.
+	pl.tolerations = append(append([]corev1.Toleration(nil), s.Tolerations...),
+		corev1.Toleration{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+		corev1.Toleration{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute})
 	if p.DaemonSet {
-		pl.tolerations = append(append([]corev1.Toleration(nil), s.Tolerations...), daemonSetTolerations(s)...)
+		pl.tolerations = append(pl.tolerations, daemonSetTolerations(s)...)
 	}
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage} {
 		if q, ok := pl.requests[name]; ok && q.Sign() > 0 {
