@@ -285,7 +285,7 @@ func (quotaMustSpecify) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		}
 		field, _, _ := resourceField(first.ref.Resources, first.res, firstName)
 		msg := fmt.Sprintf("%s: failed quota: %s: must specify %s", refusal(p), q.Name, strings.Join(parts, "; "))
-		fix := fmt.Sprintf("set %s on every container quota %s tracks it for, or give the namespace a LimitRange whose default sets it", field[len("resources."):], q.Name)
+		fix := fmt.Sprintf("set %s on every container (quota %s tracks it), or give the namespace a LimitRange whose default sets it", field[len("resources."):], q.Name)
 		out = append(out, nsFinding(p, &first.ref, QuotaMustSpecify, Error, field, msg, fix))
 	}
 	return out, nil
