@@ -113,7 +113,7 @@ spec:
 
 	code, findings, stderr := runCheck(t, nobackoff, "check", "--offline", "--kubeconfig", kc, "--context", "live", "-f", file, "-o", "json")
 	if code != 1 {
-		t.Errorf("exit %d, want 1 (key-not-found, storageclass and priorityclass are errors)\n%s", code, stderr)
+		t.Errorf("exit %d, want 1 (key-not-found is an error)\n%s", code, stderr)
 	}
 	if strings.Contains(stderr, "level=WARN") {
 		t.Errorf("the admin may read everything, yet:\n%s", stderr)
@@ -123,9 +123,9 @@ spec:
 		"configmap-missing":      {"config.configmap-not-found warning CreateContainerConfigError " + c0 + "env[0].valueFrom.configMapKeyRef.name"},
 		"configmap-elsewhere":    {"config.configmap-not-found warning CreateContainerConfigError " + c0 + "envFrom[0].configMapRef.name"},
 		"claim-missing":          {"volume.claim-not-found warning Pending spec.template.spec.volumes[0].persistentVolumeClaim.claimName"},
-		"storageclass-missing":   {"volume.storageclass-not-found error Pending spec.template.spec.volumes[0].persistentVolumeClaim.claimName"},
+		"storageclass-missing":   {"volume.storageclass-not-found warning Pending spec.template.spec.volumes[0].persistentVolumeClaim.claimName"},
 		"serviceaccount-missing": {"pod.serviceaccount-not-found warning FailedCreate spec.template.spec.serviceAccountName"},
-		"priorityclass-missing":  {"pod.priorityclass-not-found error FailedCreate spec.template.spec.priorityClassName"},
+		"priorityclass-missing":  {"pod.priorityclass-not-found warning FailedCreate spec.template.spec.priorityClassName"},
 		"key-missing":            {"config.key-not-found error CreateContainerConfigError " + c0 + "env[0].valueFrom.configMapKeyRef.key"},
 	}
 	got := map[string][]string{}

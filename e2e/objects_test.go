@@ -16,9 +16,10 @@ func withContainer(dep, lines string) string {
 
 // testObjects: objects a Deployment names that the cluster lacks, through
 // kubectl apply. A missing object warns in both modes (it may come a moment
-// later); a missing key of an existing ConfigMap, or a PriorityClass the
-// cluster lacks, is denied in enforce; kubectl apply -f dir/ of a
-// Deployment whose ConfigMap comes later in the directory is never denied.
+// later); a missing key of an existing ConfigMap, or a PriorityClass a slip
+// away from one the cluster has, is denied in enforce; kubectl apply -f
+// dir/ of a Deployment whose ConfigMap and PriorityClass come later in the
+// directory is never denied.
 func (e *env) testObjects(t *testing.T) {
 	image := e.registry + "/shop/app:1.0"
 	envFrom := func(name, cm string) string {
@@ -70,9 +71,24 @@ func (e *env) testObjects(t *testing.T) {
 	})
 
 	t.Run("classes and service accounts", func(t *testing.T) {
+		// A class that may come a moment later warns; one a slip away from
+		// a class the cluster has is denied.
+		e.c.must(t, "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: batch-high}\nvalue: 1000\n", "apply", "-f", "-")
 		r := apply(t, "shop-enforce", withPodSpec(deployment("no-priority", image), "      priorityClassName: no-such-priority\n"))
-		if r.code != 1 || !strings.Contains(r.stderr, "[pod.priorityclass-not-found]") {
+		if r.code != 0 || fmt.Sprint(ids(r.stderr)) != "[pod.priorityclass-not-found]" {
 			t.Errorf("missing PriorityClass: exit %d\n%s", r.code, r.stderr)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r = apply(t, "shop-enforce", withPodSpec(deployment("priority-typo", image), "      priorityClassName: batch-hihg\n"))
+			if r.code != 0 || time.Now().After(deadline) {
+				break
+			}
+			e.c.run("", "delete", "deployment", "priority-typo", "-n", "shop-enforce", "--ignore-not-found")
+			time.Sleep(300 * time.Millisecond)
+		}
+		if r.code != 1 || !strings.Contains(r.stderr, "[pod.priorityclass-not-found]") {
+			t.Errorf("PriorityClass a slip from batch-high: exit %d\n%s", r.code, r.stderr)
 		}
 		r = apply(t, "shop-enforce", withPodSpec(deployment("no-account", image), "      serviceAccountName: no-such-account\n"))
 		if r.code != 0 || fmt.Sprint(ids(r.stderr)) != "[pod.serviceaccount-not-found]" {
@@ -80,11 +96,12 @@ func (e *env) testObjects(t *testing.T) {
 		}
 	})
 
-	t.Run("apply -f dir/ with the ConfigMap in a later file is never denied", func(t *testing.T) {
+	t.Run("apply -f dir/ with the ConfigMap and the PriorityClass in later files is never denied", func(t *testing.T) {
 		dir := t.TempDir()
 		files := map[string]string{
-			"a-deployment.yaml": keyRef("dir-app", "dir-settings", "LEVEL"),
+			"a-deployment.yaml": withPodSpec(keyRef("dir-app", "dir-settings", "LEVEL"), "      priorityClassName: dir-priority\n"),
 			"b-configmap.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-settings}\ndata: {LEVEL: debug}\n",
+			"c-priority.yaml":   "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: dir-priority}\nvalue: 100\n",
 		}
 		for name, text := range files {
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
@@ -95,7 +112,7 @@ func (e *env) testObjects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.code != 0 || fmt.Sprint(ids(r.stderr)) != "[config.configmap-not-found]" {
+		if r.code != 0 || fmt.Sprint(ids(r.stderr)) != "[config.configmap-not-found pod.priorityclass-not-found]" {
 			t.Fatalf("first apply: exit %d, warnings %v\n%s", r.code, ids(r.stderr), r.stderr)
 		}
 		// Applied again once the webhook has seen the ConfigMap: silent.

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"github.com/nobackoff/nobackoff/internal/textdist"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -174,7 +175,16 @@ func (f *fakeObjects) Object(kind ObjectKind, name string) ObjectState {
 		st.Presence = Present
 		return st
 	}
-	return ObjectState{Presence: Absent}
+	st := ObjectState{Presence: Absent}
+	switch kind {
+	case KindStorageClass, KindPriorityClass, KindRuntimeClass:
+		var names []string
+		for n := range f.objects[kind] {
+			names = append(names, n)
+		}
+		st.Near = textdist.Near(name, names)
+	}
+	return st
 }
 
 func (f *fakeObjects) DefaultStorageClass() (string, bool) { return f.defaultClass, !f.defaultUnknown }

@@ -16,8 +16,8 @@ import (
 // moment after the workload (a later file of the same kubectl apply -f
 // dir/, a Helm hook, an operator writing a Secret) heals the pod. A
 // missing object is therefore a warning, never a denial by default; a
-// missing key of an object that exists, or a class the cluster lacks, is
-// an error. An object absent from the CLI's input may well be in the
+// missing key of an object that exists, or a class named a slip away from
+// one the cluster has, is an error: nothing will create it. An object absent from the CLI's input may well be in the
 // cluster: advice only. Nothing is said when the state is unknown (the
 // webhook's caches not synced yet).
 
@@ -300,9 +300,15 @@ func (storageClassMissing) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		st := p.Objects.Object(KindStorageClass, *class)
 		switch st.Presence {
 		case Absent:
-			out = append(out, Finding{Check: VolumeStorageClassNotFound, Severity: Error, Field: field, Outcome: Pending,
-				Message: fmt.Sprintf("%s names StorageClass %q, which the cluster does not have: it never binds and the pod stays Pending", what, *class),
-				Fix:     "use one of the cluster's StorageClasses (kubectl get storageclass)"})
+			f := Finding{Check: VolumeStorageClassNotFound, Severity: Warning, Field: field, Outcome: Pending,
+				Message: fmt.Sprintf("%s names StorageClass %q, which the cluster does not have: the claim does not bind and the pod stays Pending until it exists", what, *class),
+				Fix:     "use one of the cluster's StorageClasses (kubectl get storageclass)"}
+			if len(st.Near) > 0 {
+				f.Severity, f.Suggestion = Error, st.Near[0]
+				f.Message += fmt.Sprintf("; did you mean %q?", st.Near[0])
+				f.Fix = fmt.Sprintf("use StorageClass %q", st.Near[0])
+			}
+			out = append(out, f)
 		case NotInInput:
 			out = append(out, Finding{Check: VolumeStorageClassNotFound, Severity: Info, Field: field,
 				Message: fmt.Sprintf("%s names StorageClass %q, which is not in the input; if the cluster lacks it too, the pod stays Pending", what, *class),
@@ -334,8 +340,6 @@ func (storageClassMissing) Check(_ context.Context, p *Pod) ([]Finding, error) {
 type classMissing struct {
 	id   ID
 	kind ObjectKind
-	// missing is the severity when the cluster lacks it.
-	missing Severity
 }
 
 func (c classMissing) ID() ID { return c.id }
@@ -373,9 +377,14 @@ func (c classMissing) Check(_ context.Context, p *Pod) ([]Finding, error) {
 	if !ok {
 		return nil, nil
 	}
-	if st.Presence == Absent && c.missing == Error {
-		f.Severity = Error
-		f.Fix = fmt.Sprintf("use an existing %s (kubectl get %s), or create %q", c.kind, strings.ToLower(string(c.kind))+"es", name)
+	// A class that is missing while one of a nearby name exists is a
+	// slip: nothing will create it, an error. Otherwise it may come a
+	// moment later (a later file of the same kubectl apply -f dir/): a
+	// warning, like any missing object.
+	if st.Presence == Absent && len(st.Near) > 0 {
+		f.Severity, f.Suggestion = Error, st.Near[0]
+		f.Message += fmt.Sprintf("; did you mean %q?", st.Near[0])
+		f.Fix = fmt.Sprintf("use %s %q", c.kind, st.Near[0])
 	}
 	return []Finding{f}, nil
 }
@@ -387,8 +396,8 @@ func objectChecks() []Check {
 		keyMissing{},
 		claimMissing{},
 		storageClassMissing{},
-		classMissing{PodServiceAccountNotFound, KindServiceAccount, Warning},
-		classMissing{PodPriorityClassNotFound, KindPriorityClass, Error},
-		classMissing{PodRuntimeClassNotFound, KindRuntimeClass, Error},
+		classMissing{PodServiceAccountNotFound, KindServiceAccount},
+		classMissing{PodPriorityClassNotFound, KindPriorityClass},
+		classMissing{PodRuntimeClassNotFound, KindRuntimeClass},
 	}
 }

@@ -105,28 +105,41 @@ func TestObjectChecksAgainstACluster(t *testing.T) {
 			o.defaultClass = ""
 			o.objects[KindClaim]["bound"] = ObjectState{StorageClassName: ptrTo("gone"), Bound: true}
 			o.objects[KindClaim]["plain"] = ObjectState{}
+			o.objects[KindClaim]["typo"] = ObjectState{StorageClassName: ptrTo("fasst")} // one slip from "fast"
 			return o
 		}(), spec: corev1.PodSpec{Containers: []corev1.Container{c(func(*corev1.Container) {})}, Volumes: []corev1.Volume{
 			{Name: "a", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "nope"}}},
 			{Name: "b", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "bound"}}},
 			{Name: "c", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "orphan"}}},
 			{Name: "d", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "plain"}}},
+			{Name: "e", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "typo"}}},
 		}}, want: []objectFinding{
 			{VolumeClaimNotFound, Warning, tmpl + ".volumes[0].persistentVolumeClaim.claimName", Pending},
-			{VolumeStorageClassNotFound, Error, tmpl + ".volumes[2].persistentVolumeClaim.claimName", Pending},
+			{VolumeStorageClassNotFound, Warning, tmpl + ".volumes[2].persistentVolumeClaim.claimName", Pending},
 			{VolumeStorageClassNotFound, Warning, tmpl + ".volumes[3].persistentVolumeClaim.claimName", Pending},
+			{VolumeStorageClassNotFound, Error, tmpl + ".volumes[4].persistentVolumeClaim.claimName", Pending},
 		}},
 		{name: "StatefulSet claim templates", workload: true, claims: []ClaimTemplate{
-			{Name: "data", StorageClassName: ptrTo("nope"), Field: "spec.volumeClaimTemplates[0]"},
+			{Name: "data", StorageClassName: ptrTo("fast1"), Field: "spec.volumeClaimTemplates[0]"},
+			{Name: "other", StorageClassName: ptrTo("nope"), Field: "spec.volumeClaimTemplates[4]"},
 			{Name: "logs", StorageClassName: ptrTo("fast"), Field: "spec.volumeClaimTemplates[1]"},
 			{Name: "manual", StorageClassName: ptrTo(""), Field: "spec.volumeClaimTemplates[2]"},
 			{Name: "default", Field: "spec.volumeClaimTemplates[3]"},
 		}, spec: corev1.PodSpec{Containers: []corev1.Container{c(func(*corev1.Container) {})}},
-			want: []objectFinding{{VolumeStorageClassNotFound, Error, "spec.volumeClaimTemplates[0].spec.storageClassName", Pending}}},
+			want: []objectFinding{
+				{VolumeStorageClassNotFound, Error, "spec.volumeClaimTemplates[0].spec.storageClassName", Pending},
+				{VolumeStorageClassNotFound, Warning, "spec.volumeClaimTemplates[4].spec.storageClassName", Pending},
+			}},
 		{name: "workload classes", workload: true, spec: corev1.PodSpec{ServiceAccountName: "nope", PriorityClassName: "nope",
 			RuntimeClassName: ptrTo("nope"), Containers: []corev1.Container{c(func(*corev1.Container) {})}},
 			want: []objectFinding{
 				{PodServiceAccountNotFound, Warning, tmpl + ".serviceAccountName", FailedCreate},
+				{PodPriorityClassNotFound, Warning, tmpl + ".priorityClassName", FailedCreate},
+				{PodRuntimeClassNotFound, Warning, tmpl + ".runtimeClassName", FailedCreate},
+			}},
+		{name: "workload classes a slip away from existing ones", workload: true, spec: corev1.PodSpec{PriorityClassName: "highh",
+			RuntimeClassName: ptrTo("gvisr"), Containers: []corev1.Container{c(func(*corev1.Container) {})}},
+			want: []objectFinding{
 				{PodPriorityClassNotFound, Error, tmpl + ".priorityClassName", FailedCreate},
 				{PodRuntimeClassNotFound, Error, tmpl + ".runtimeClassName", FailedCreate},
 			}},

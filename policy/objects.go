@@ -51,6 +51,9 @@ type ObjectState struct {
 	// Elsewhere lists other namespaces that hold an object of this kind
 	// and name (namespaced kinds), sorted, at most a few.
 	Elsewhere []string
+	// Near lists existing objects of the kind whose names are a slip of
+	// the keyboard away (cluster-wide kinds), nearest first.
+	Near []string
 }
 
 // ObjectView answers for the objects of one pod's namespace (and the

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/nobackoff/nobackoff/internal/textdist"
 	"github.com/nobackoff/nobackoff/policy"
 	"github.com/nobackoff/nobackoff/registrycheck"
 )
@@ -469,17 +470,20 @@ func (c *InformerCluster) Object(namespace string, kind policy.ObjectKind, name 
 		if _, err := c.storageClasses.Get(name); err == nil {
 			return present(nil, false)
 		}
-		return policy.ObjectState{Presence: policy.Absent}
+		all, _ := c.storageClasses.List(labels.Everything())
+		return policy.ObjectState{Presence: policy.Absent, Near: nearNames(name, all)}
 	case policy.KindPriorityClass:
 		if _, err := c.priorityClasses.Get(name); err == nil {
 			return present(nil, false)
 		}
-		return policy.ObjectState{Presence: policy.Absent}
+		all, _ := c.priorityClasses.List(labels.Everything())
+		return policy.ObjectState{Presence: policy.Absent, Near: nearNames(name, all)}
 	case policy.KindRuntimeClass:
 		if _, err := c.runtimeClasses.Get(name); err == nil {
 			return present(nil, false)
 		}
-		return policy.ObjectState{Presence: policy.Absent}
+		all, _ := c.runtimeClasses.List(labels.Everything())
+		return policy.ObjectState{Presence: policy.Absent, Near: nearNames(name, all)}
 	default:
 		return policy.ObjectState{}
 	}
@@ -641,3 +645,12 @@ func KubeClient(kubeconfig string) (kubernetes.Interface, error) {
 func configMapKeys(cm *corev1.ConfigMap) []string { return keysOf(nil, cm.Data) }
 
 func configMapBinaryKeys(cm *corev1.ConfigMap) []string { return keysOf(cm.BinaryData, nil) }
+
+// nearNames are the names of objects a slip of the keyboard from name.
+func nearNames[T metav1.Object](name string, objects []T) []string {
+	names := make([]string, 0, len(objects))
+	for _, o := range objects {
+		names = append(names, o.GetName())
+	}
+	return textdist.Near(name, names)
+}

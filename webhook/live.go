@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/nobackoff/nobackoff/internal/textdist"
 	"github.com/nobackoff/nobackoff/policy"
 	"github.com/nobackoff/nobackoff/registrycheck"
 )
@@ -199,6 +200,11 @@ func (l *LiveCluster) Object(namespace string, kind policy.ObjectKind, name stri
 		ns = ""
 	}
 	st := l.object(kind, ns, name).state
+	if st.Presence == policy.Absent && clusterWide(kind) {
+		if names := l.classNames(kind); names.known {
+			st.Near = textdist.Near(name, names.items)
+		}
+	}
 	if st.Presence != policy.Absent || clusterWide(kind) {
 		return st
 	}
@@ -607,7 +613,45 @@ func (l *LiveCluster) storageClass(name string) policy.ObjectState {
 	case c.names[name]:
 		return policy.ObjectState{Presence: policy.Present}
 	}
-	return policy.ObjectState{Presence: policy.Absent}
+	names := make([]string, 0, len(c.names))
+	for n := range c.names {
+		names = append(names, n)
+	}
+	return policy.ObjectState{Presence: policy.Absent, Near: textdist.Near(name, names)}
+}
+
+// classNames lists the names of the cluster's PriorityClasses or
+// RuntimeClasses, once; known is false when they cannot be read.
+func (l *LiveCluster) classNames(kind policy.ObjectKind) liveList[string] {
+	return l.answer("names\x00"+string(kind), func() any {
+		var names []string
+		err := l.call(func(ctx context.Context) error {
+			switch kind {
+			case policy.KindPriorityClass:
+				list, err := l.client.SchedulingV1().PriorityClasses().List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return err
+				}
+				for i := range list.Items {
+					names = append(names, list.Items[i].Name)
+				}
+			case policy.KindRuntimeClass:
+				list, err := l.client.NodeV1().RuntimeClasses().List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return err
+				}
+				for i := range list.Items {
+					names = append(names, list.Items[i].Name)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			l.failed(resourceOf(kind), "", err)
+			return liveList[string]{}
+		}
+		return liveList[string]{items: names, known: true}
+	}).(liveList[string])
 }
 
 var _ SchedulingIndex = (*LiveCluster)(nil)

@@ -353,7 +353,7 @@ spec:
     metadata: {labels: {app: app}}
     spec:
       serviceAccountName: nobody
-      priorityClassName: low
+      priorityClassName: highh
       containers:
       - name: app
         image: registry.example.com/app:1.0
@@ -392,9 +392,9 @@ spec:
 		"config.configmap-not-found warning CreateContainerConfigError spec.template.spec.containers[0].env[1].valueFrom.configMapKeyRef.name",
 		"config.key-not-found error CreateContainerConfigError spec.template.spec.containers[0].env[0].valueFrom.configMapKeyRef.key",
 		"volume.claim-not-found warning Pending spec.template.spec.volumes[0].persistentVolumeClaim.claimName",
-		"volume.storageclass-not-found error Pending spec.template.spec.volumes[1].persistentVolumeClaim.claimName",
+		"volume.storageclass-not-found warning Pending spec.template.spec.volumes[1].persistentVolumeClaim.claimName",
 		"pod.serviceaccount-not-found warning FailedCreate spec.template.spec.serviceAccountName",
-		"pod.priorityclass-not-found error FailedCreate spec.template.spec.priorityClassName",
+		"pod.priorityclass-not-found error FailedCreate spec.template.spec.priorityClassName", // one slip from "high"
 	}
 	sort.Strings(got)
 	sort.Strings(want)

@@ -41,3 +41,20 @@ func Closest(want string, names []string) []string {
 	})
 	return out
 }
+
+// Near returns the names close enough to want to be a slip of the keyboard
+// (at most a third of the longer name, at least 1 and at most 4 edits),
+// nearest first.
+func Near(want string, names []string) []string {
+	var out []string
+	for _, n := range Closest(want, names) {
+		if n == want {
+			continue
+		}
+		if Distance(want, n) > min(4, max(1, max(len(want), len(n))/3)) {
+			break
+		}
+		out = append(out, n)
+	}
+	return out
+}

@@ -24,3 +24,13 @@ func TestClosest(t *testing.T) {
 		t.Errorf("Closest = %v", got)
 	}
 }
+
+func TestNear(t *testing.T) {
+	names := []string{"high-priority", "low-priority", "system-cluster-critical"}
+	if got := Near("high-priorty", names); fmt.Sprint(got) != "[high-priority]" {
+		t.Errorf("Near(high-priorty) = %v", got)
+	}
+	if got := Near("batch", names); len(got) != 0 {
+		t.Errorf("Near(batch) = %v, want none", got)
+	}
+}
