@@ -53,20 +53,7 @@ func TestNodesMemory(t *testing.T) {
 	var report strings.Builder
 	measure := func(label, bin string, args ...string) {
 		t.Helper()
-		port := freePort(t)
-		logFile := filepath.Join(dir, "serve-"+strings.NewReplacer(" ", "-", "=", "-", ",", "").Replace(label)+".log")
-		start := time.Now()
-		p := startProcess(t, logFile, bin, append([]string{"serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
-			"--tls-cert-file", filepath.Join(dir, certs.KeyCert), "--tls-key-file", filepath.Join(dir, certs.KeyKey),
-			"--kubeconfig", c.kubeconfig, "--shutdown-delay", "0s"}, args...)...)
-		waitHTTPS(t, "nobackoff", logFile, fmt.Sprintf("https://localhost:%d/readyz", port), pool)
-		ready := time.Since(start)
-		time.Sleep(5 * time.Second) // settle after the first listing
-		rss := residentSet(t, p.Process.Pid)
-		fmt.Fprintf(&report, "  %-30s ready after %4.1f s, RSS %4d MiB, peak %4d MiB, Go heap in use %5.1f MiB\n", label,
-			ready.Seconds(), rss>>20, peakRSS(t, p.Process.Pid)>>20, heapInUse(t, fmt.Sprintf("https://localhost:%d/metrics", port), pool)/(1<<20))
-		_ = p.Process.Kill()
-		_ = p.Wait()
+		report.WriteString(serveMemory(t, c, dir, pool, label, bin, args...))
 	}
 	baseline := os.Getenv("NOBACKOFF_BENCH_BASELINE_BIN")
 
@@ -215,4 +202,27 @@ func benchNode(i int) *corev1.Node {
 			Images: images,
 		},
 	}
+}
+
+// serveMemory starts nobackoff serve (bin) against the cluster, waits for
+// it to be ready and settle after its first listings, and reports a line:
+// how long it took, its RSS, its peak and the Go heap in use.
+func serveMemory(t *testing.T, c *cluster, dir string, pool *x509.CertPool, label, bin string, args ...string) string {
+	t.Helper()
+	port := freePort(t)
+	logFile := filepath.Join(dir, "serve-"+strings.NewReplacer(" ", "-", "=", "-", ",", "").Replace(label)+".log")
+	start := time.Now()
+	p := startProcess(t, logFile, bin, append([]string{"serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
+		"--tls-cert-file", filepath.Join(dir, certs.KeyCert), "--tls-key-file", filepath.Join(dir, certs.KeyKey),
+		"--kubeconfig", c.kubeconfig, "--shutdown-delay", "0s"}, args...)...)
+	defer func() {
+		_ = p.Process.Kill()
+		_ = p.Wait()
+	}()
+	waitHTTPS(t, "nobackoff", logFile, fmt.Sprintf("https://localhost:%d/readyz", port), pool)
+	ready := time.Since(start)
+	time.Sleep(5 * time.Second) // settle after the first listing
+	rss := residentSet(t, p.Process.Pid)
+	return fmt.Sprintf("  %-30s ready after %4.1f s, RSS %4d MiB, peak %4d MiB, Go heap in use %5.1f MiB\n", label,
+		ready.Seconds(), rss>>20, peakRSS(t, p.Process.Pid)>>20, heapInUse(t, fmt.Sprintf("https://localhost:%d/metrics", port), pool)/(1<<20))
 }

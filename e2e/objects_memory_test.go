@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,8 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/nobackoff/nobackoff/certs"
 )
 
 // TestClusterStateMemory measures what the webhook's caches of the
@@ -88,20 +85,7 @@ func TestClusterStateMemory(t *testing.T) {
 	var report strings.Builder
 	fmt.Fprintf(&report, "\nnobackoff serve with %d ConfigMaps and %d Secrets (1 KiB of values each):\n", n, n)
 	for _, state := range []string{"false", "true"} {
-		port := freePort(t)
-		logFile := filepath.Join(dir, "serve-"+state+".log")
-		start := time.Now()
-		p := startProcess(t, logFile, nobackoff, "serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
-			"--tls-cert-file", filepath.Join(dir, certs.KeyCert), "--tls-key-file", filepath.Join(dir, certs.KeyKey),
-			"--kubeconfig", c.kubeconfig, "--cluster-state="+state, "--shutdown-delay", "0s")
-		waitHTTPS(t, "nobackoff", logFile, fmt.Sprintf("https://localhost:%d/readyz", port), pool)
-		ready := time.Since(start)
-		time.Sleep(5 * time.Second) // settle after the first listing
-		rss := residentSet(t, p.Process.Pid)
-		fmt.Fprintf(&report, "  --cluster-state=%-5s ready after %5.1f s, RSS %4d MiB, peak %4d MiB\n", state,
-			ready.Seconds(), rss>>20, peakRSS(t, p.Process.Pid)>>20)
-		_ = p.Process.Kill()
-		_ = p.Wait()
+		report.WriteString(serveMemory(t, c, dir, pool, "--cluster-state="+state, nobackoff, "--cluster-state="+state))
 	}
 	t.Log(report.String())
 }

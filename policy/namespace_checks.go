@@ -145,33 +145,11 @@ func extendedResource(r corev1.ResourceName) bool {
 // pod-level limit replaces the sum; the overhead is added to the
 // resources some container limits.
 func podLimits(spec *corev1.PodSpec) corev1.ResourceList {
-	regular := corev1.ResourceList{}
-	for i := range spec.Containers {
-		addList(regular, spec.Containers[i].Resources.Limits)
-	}
-	sidecars := corev1.ResourceList{}
-	initPeak := corev1.ResourceList{}
-	for i := range spec.InitContainers {
-		c := &spec.InitContainers[i]
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			addList(sidecars, c.Resources.Limits)
-			continue
-		}
-		during := c.Resources.Limits.DeepCopy()
-		if during == nil {
-			during = corev1.ResourceList{}
-		}
-		addList(during, sidecars)
-		maxList(initPeak, during)
-	}
-	addList(regular, sidecars)
-	out := regular
-	maxList(out, initPeak)
+	var podLevel corev1.ResourceList
 	if spec.Resources != nil {
-		for name, q := range spec.Resources.Limits {
-			out[name] = q.DeepCopy()
-		}
+		podLevel = spec.Resources.Limits
 	}
+	out := podTotal(spec, func(c *corev1.Container) corev1.ResourceList { return c.Resources.Limits }, podLevel)
 	for name, q := range spec.Overhead {
 		if v, ok := out[name]; ok {
 			v.Add(q)

@@ -31,32 +31,48 @@ type SchedulingView interface {
 // resources it names. A container that sets a limit but no request
 // requests its limit (the API server defaults it so).
 func EffectiveRequests(spec *corev1.PodSpec) corev1.ResourceList {
+	var podLevel corev1.ResourceList
+	if spec.Resources != nil {
+		podLevel = spec.Resources.Requests
+	}
+	out := podTotal(spec, containerRequests, podLevel)
+	addList(out, spec.Overhead)
+	return out
+}
+
+// podTotal is a pod's total of a per-container amount (requests, limits)
+// as the scheduler and the quota count it: the regular containers and the
+// sidecars summed; each other init container at its peak, with the
+// sidecars started before it; the larger of the two; a pod-level amount
+// replacing the sum for the resources it names. The overhead is the
+// caller's to add.
+func podTotal(spec *corev1.PodSpec, of func(*corev1.Container) corev1.ResourceList, podLevel corev1.ResourceList) corev1.ResourceList {
 	regular := corev1.ResourceList{}
 	for i := range spec.Containers {
-		addList(regular, containerRequests(&spec.Containers[i]))
+		addList(regular, of(&spec.Containers[i]))
 	}
 	sidecars := corev1.ResourceList{}
 	initPeak := corev1.ResourceList{}
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
-		req := containerRequests(c)
+		amount := of(c)
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			addList(sidecars, req)
+			addList(sidecars, amount)
 			continue
 		}
-		during := req.DeepCopy()
+		during := amount.DeepCopy()
+		if during == nil {
+			during = corev1.ResourceList{}
+		}
 		addList(during, sidecars)
 		maxList(initPeak, during)
 	}
 	addList(regular, sidecars)
 	out := regular
 	maxList(out, initPeak)
-	if spec.Resources != nil {
-		for name, q := range spec.Resources.Requests {
-			out[name] = q.DeepCopy()
-		}
+	for name, q := range podLevel {
+		out[name] = q.DeepCopy()
 	}
-	addList(out, spec.Overhead)
 	return out
 }
 
