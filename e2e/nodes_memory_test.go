@@ -18,8 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/nobackoff/nobackoff/certs"
 )
@@ -41,12 +39,7 @@ func TestNodesMemory(t *testing.T) {
 	n := envInt(t, "NOBACKOFF_BENCH_NODES", 1000)
 
 	c := startCluster(t, k8sDir)
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 2000, 2000
-	client := kubernetes.NewForConfigOrDie(cfg)
+	client := unlimitedClient(t, c)
 	ctx := context.Background()
 
 	dir, _, pool := localhostCerts(t)
@@ -62,51 +55,27 @@ func TestNodesMemory(t *testing.T) {
 	measure("--cluster-state=true", nobackoff, "--cluster-state=true")
 
 	began := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	jobs := make(chan int)
 	var sizeMu sync.Mutex
 	var bytes int64
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				node := benchNode(i)
-				created, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-				if err != nil {
-					errs <- err
-					return
-				}
-				if len(created.Status.Allocatable) == 0 || len(created.Status.Images) == 0 {
-					// The API server may drop the status on create.
-					node.ResourceVersion = created.ResourceVersion
-					if created, err = client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
-						errs <- err
-						return
-					}
-				}
-				b, _ := json.Marshal(created)
-				sizeMu.Lock()
-				bytes += int64(len(b))
-				sizeMu.Unlock()
-			}
-		}()
-	}
-	for i := range n {
-		select {
-		case err := <-errs:
-			t.Fatal(err)
-		case jobs <- i:
+	inParallel(t, n, func(i int) error {
+		node := benchNode(i)
+		created, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		if err != nil {
+			return err
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		t.Fatal(err)
-	default:
-	}
+		if len(created.Status.Allocatable) == 0 || len(created.Status.Images) == 0 {
+			// The API server may drop the status on create.
+			node.ResourceVersion = created.ResourceVersion
+			if created, err = client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
+		}
+		b, _ := json.Marshal(created)
+		sizeMu.Lock()
+		bytes += int64(len(b))
+		sizeMu.Unlock()
+		return nil
+	})
 	t.Logf("created %d Nodes in %v", n, time.Since(began).Round(time.Second))
 
 	fmt.Fprintf(&report, "nobackoff serve, %d Nodes of %.1f KiB of JSON each (%d MiB in all):\n", n,

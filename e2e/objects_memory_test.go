@@ -29,12 +29,7 @@ func TestClusterStateMemory(t *testing.T) {
 	n := envInt(t, "NOBACKOFF_BENCH_OBJECTS", 10000)
 
 	c := startCluster(t, k8sDir)
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 2000, 2000
-	client := kubernetes.NewForConfigOrDie(cfg)
+	client := unlimitedClient(t, c)
 	ctx := context.Background()
 	namespaces := 10
 	for i := range namespaces {
@@ -42,43 +37,17 @@ func TestClusterStateMemory(t *testing.T) {
 	}
 	value := strings.Repeat("x", 1024)
 	began := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	jobs := make(chan int)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				ns := fmt.Sprintf("mem-%d", i%namespaces)
-				meta := metav1.ObjectMeta{Name: fmt.Sprintf("obj-%05d", i), Namespace: ns}
-				if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: meta,
-					Data: map[string]string{"config.yaml": value, "LOG_LEVEL": "info"}}, metav1.CreateOptions{}); err != nil {
-					errs <- err
-					return
-				}
-				if _, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque,
-					Data: map[string][]byte{"password": []byte(value), "user": []byte("app")}}, metav1.CreateOptions{}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for i := range n {
-		select {
-		case err := <-errs:
-			t.Fatal(err)
-		case jobs <- i:
+	inParallel(t, n, func(i int) error {
+		ns := fmt.Sprintf("mem-%d", i%namespaces)
+		meta := metav1.ObjectMeta{Name: fmt.Sprintf("obj-%05d", i), Namespace: ns}
+		if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: meta,
+			Data: map[string]string{"config.yaml": value, "LOG_LEVEL": "info"}}, metav1.CreateOptions{}); err != nil {
+			return err
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		t.Fatal(err)
-	default:
-	}
+		_, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque,
+			Data: map[string][]byte{"password": []byte(value), "user": []byte("app")}}, metav1.CreateOptions{})
+		return err
+	})
 	t.Logf("created %d ConfigMaps and %d Secrets in %v", n, n, time.Since(began).Round(time.Second))
 
 	dir, _, pool := localhostCerts(t)
@@ -106,4 +75,45 @@ func residentSet(t *testing.T, pid int) int64 {
 	}
 	t.Fatalf("no VmRSS for process %d", pid)
 	return 0
+}
+
+// unlimitedClient is a client of the cluster without a client-side rate
+// limit, for tests that create many objects.
+func unlimitedClient(t *testing.T, c *cluster) kubernetes.Interface {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = -1, 0
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// inParallel runs do for 0..n-1 on 32 goroutines; the test fails on the
+// first error.
+func inParallel(t *testing.T, n int, do func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var failed sync.Once
+	var first error
+	jobs := make(chan int)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := do(i); err != nil {
+					failed.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if first != nil {
+		t.Fatal(first)
+	}
 }

@@ -32,24 +32,28 @@ func namespaceChecks() []Check {
 type admittedContainer struct {
 	ref ContainerRef
 	res corev1.ResourceRequirements
+	// written is the container's resources as the manifest writes them,
+	// for the field a finding points at.
+	written corev1.ResourceRequirements
 }
 
-// admitted is the pod spec with the namespace's LimitRange defaults
-// applied, and its containers in the order of p.Containers().
+// admitted is the pod spec as admission sees it, and its containers in
+// the order of p.Containers(). The LimitRange defaults are already in the
+// spec: the engine applies them before any check runs.
 func admitted(p *Pod) (*corev1.PodSpec, []admittedContainer) {
-	spec := p.Spec
-	if ranges, known := p.Scheduling.LimitRanges(); known {
-		spec, _ = ApplyLimitRangeDefaults(p.Spec, ranges)
+	spec, written := p.Spec, p.Spec
+	if p.Written != nil {
+		written = p.Written
 	}
 	var out []admittedContainer
 	init, regular := 0, 0
 	for _, c := range p.Containers() {
 		switch c.Kind {
 		case Init:
-			out = append(out, admittedContainer{c, spec.InitContainers[init].Resources})
+			out = append(out, admittedContainer{c, spec.InitContainers[init].Resources, written.InitContainers[init].Resources})
 			init++
 		case Regular:
-			out = append(out, admittedContainer{c, spec.Containers[regular].Resources})
+			out = append(out, admittedContainer{c, spec.Containers[regular].Resources, written.Containers[regular].Resources})
 			regular++
 		}
 	}
@@ -261,7 +265,7 @@ func (quotaMustSpecify) Check(_ context.Context, p *Pod) ([]Finding, error) {
 			sort.Strings(names)
 			parts = append(parts, fmt.Sprintf("%s for: %s", name, strings.Join(names, ",")))
 		}
-		field, _, _ := resourceField(first.ref.Resources, first.res, firstName)
+		field, _, _ := resourceField(first.written, first.res, firstName)
 		msg := fmt.Sprintf("%s: failed quota: %s: must specify %s", refusal(p), q.Name, strings.Join(parts, "; "))
 		fix := fmt.Sprintf("set %s on every container (quota %s tracks it), or give the namespace a LimitRange whose default sets it", field[len("resources."):], q.Name)
 		out = append(out, nsFinding(p, &first.ref, QuotaMustSpecify, Error, field, msg, fix))
@@ -340,7 +344,7 @@ func (quotaExceeded) Check(_ context.Context, p *Pod) ([]Finding, error) {
 		field := p.Path
 		for _, name := range exceeded {
 			for i := range containers {
-				if f, set, ok := resourceField(containers[i].ref.Resources, containers[i].res, name); ok && set {
+				if f, set, ok := resourceField(containers[i].written, containers[i].res, name); ok && set {
 					who, field = &containers[i].ref, f
 					break
 				}

@@ -63,6 +63,12 @@ func runNamespaceCases(t *testing.T, id ID, cases []nsCase) {
 			}
 			if tc.view != nil {
 				p.Scheduling = tc.view
+				// As the engine does before any check.
+				if ranges, ok := tc.view.LimitRanges(); ok && len(ranges) > 0 {
+					if spec, changed := ApplyLimitRangeDefaults(p.Spec, ranges); changed {
+						p.Spec, p.Written = spec, p.Spec
+					}
+				}
 			}
 			before := tc.spec.DeepCopy()
 			fs := run(t, Options{}, id, p)

@@ -36,8 +36,16 @@ type objectRef struct {
 }
 
 // configRefs lists the ConfigMaps and Secrets a pod spec names: env
-// valueFrom, envFrom, and configMap, secret and projected volumes.
+// valueFrom, envFrom, and configMap, secret and projected volumes; once per
+// pod for the three checks that read them.
 func configRefs(p *Pod) []objectRef {
+	if !p.refsDone {
+		p.refs, p.refsDone = findConfigRefs(p), true
+	}
+	return p.refs
+}
+
+func findConfigRefs(p *Pod) []objectRef {
 	var refs []objectRef
 	for _, c := range p.Containers() {
 		c := c

@@ -11,6 +11,10 @@ import (
 type Pod struct {
 	// Spec is the pod spec. Checks never modify it.
 	Spec *corev1.PodSpec
+	// Written is the spec as the manifest writes it, when Spec has the
+	// namespace's LimitRange defaults applied; nil when they are the same.
+	// Findings point at fields where Written sets them.
+	Written *corev1.PodSpec
 	// Path is the field path of Spec within the reviewed object: "spec" for
 	// a Pod, "spec.template.spec" for most workloads and
 	// "spec.jobTemplate.spec.template.spec" for a CronJob.
@@ -56,6 +60,12 @@ type Pod struct {
 	// all of them. Checks run one after the other on a Pod, which is
 	// not safe for concurrent use.
 	containers []ContainerRef
+	// refs and placed are configRefs' and judgePlacement's answers, built
+	// on first use: several checks read each.
+	refs       []objectRef
+	refsDone   bool
+	placed     *placement
+	placedDone bool
 }
 
 // Check is one entry of the catalog.

@@ -120,8 +120,17 @@ func daemonSetTolerations(spec *corev1.PodSpec) []corev1.Toleration {
 	return out
 }
 
-// judgePlacement judges every node; nil when the nodes are not known.
+// judgePlacement judges every node, once per pod for all the placement
+// checks; nil when the nodes are not known.
 func judgePlacement(p *Pod) *placement {
+	if !p.placedDone {
+		p.placed, p.placedDone = placeOnNodes(p), true
+	}
+	return p.placed
+}
+
+// placeOnNodes is judgePlacement's work.
+func placeOnNodes(p *Pod) *placement {
 	if p.Scheduling == nil {
 		return nil
 	}

@@ -544,9 +544,17 @@ func (c *InformerCluster) DefaultStorageClass() (string, bool) {
 	if err != nil {
 		return "", false
 	}
+	return defaultStorageClass(all), true
+}
+
+// defaultStorageClass is the class the DefaultStorageClass admission
+// plugin gives a claim that names none: of the classes annotated default
+// (the GA or the beta annotation, "true"), the newest; of equally new
+// ones, the first by name. "" when none is.
+func defaultStorageClass(classes []*storagev1.StorageClass) string {
 	var best *storagev1.StorageClass
-	for _, sc := range all {
-		if sc.Annotations[defaultClassAnnotation] != "true" && sc.Annotations[betaDefaultClassAnnotation] != "true" {
+	for _, sc := range classes {
+		if !isDefaultStorageClass(sc.Annotations) {
 			continue
 		}
 		if best == nil || sc.CreationTimestamp.After(best.CreationTimestamp.Time) ||
@@ -555,9 +563,14 @@ func (c *InformerCluster) DefaultStorageClass() (string, bool) {
 		}
 	}
 	if best == nil {
-		return "", true
+		return ""
 	}
-	return best.Name, true
+	return best.Name
+}
+
+// isDefaultStorageClass reports a StorageClass annotated as the default.
+func isDefaultStorageClass(annotations map[string]string) bool {
+	return annotations[defaultClassAnnotation] == "true" || annotations[betaDefaultClassAnnotation] == "true"
 }
 
 // secretKeys are the keys of a Secret's data, sorted.

@@ -111,13 +111,14 @@ func (e *Engine) Review(ctx context.Context, w *Workload) Result {
 	skip, startup := e.annotations(w, &res)
 	pod.ExpectedStartup = startup
 	pod.ParseImage = e.parseImage
-	// The LimitRanger admission plugin fills in the requests and limits a
-	// workload's pods will have; every check judges those. (A Pod reaching
-	// the webhook has them already.)
-	if e.scheduling != nil && w.Template != nil {
+	// The LimitRanger admission plugin fills in the requests and limits the
+	// pods will have; every check judges those. (A Pod reaching the webhook
+	// has them already, and applying them again changes nothing; a Pod read
+	// from a file gets them as the API server would give them.)
+	if e.scheduling != nil {
 		if ranges, ok := e.scheduling.LimitRanges(w.Namespace); ok && len(ranges) > 0 {
 			if spec, changed := policy.ApplyLimitRangeDefaults(pod.Spec, ranges); changed {
-				pod.Spec = spec
+				pod.Spec, pod.Written = spec, pod.Spec
 			}
 		}
 	}

@@ -583,23 +583,12 @@ func (l *LiveCluster) classes() liveClasses {
 			return liveClasses{}
 		}
 		c := liveClasses{names: map[string]bool{}, known: true}
-		var best *storagev1.StorageClass
+		classes := make([]*storagev1.StorageClass, len(list.Items))
 		for i := range list.Items {
-			sc := &list.Items[i]
-			c.names[sc.Name] = true
-			if sc.Annotations[defaultClassAnnotation] != "true" && sc.Annotations[betaDefaultClassAnnotation] != "true" {
-				continue
-			}
-			// The DefaultStorageClass admission plugin's rule: the newest;
-			// of equally new ones, the first by name.
-			if best == nil || sc.CreationTimestamp.After(best.CreationTimestamp.Time) ||
-				(sc.CreationTimestamp.Equal(&best.CreationTimestamp) && sc.Name < best.Name) {
-				best = sc
-			}
+			classes[i] = &list.Items[i]
+			c.names[list.Items[i].Name] = true
 		}
-		if best != nil {
-			c.defaultClass = best.Name
-		}
+		c.defaultClass = defaultStorageClass(classes)
 		return c
 	}).(liveClasses)
 }

@@ -76,21 +76,7 @@ func TestObjectTransforms(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := tc.in.(runtime.Object).DeepCopyObject()
-			got, err := tc.transform(tc.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tc.want)
-			}
-			if !reflect.DeepEqual(tc.in, in) {
-				t.Error("the transform changed its input")
-			}
-			tomb := cacheTombstone{}
-			if got, _ := tc.transform(tomb); got != tomb {
-				t.Error("a tombstone was changed")
-			}
+			assertTransform(t, tc.transform, tc.in, tc.want)
 		})
 	}
 }
@@ -355,5 +341,26 @@ func TestInformerClusterWithoutObjects(t *testing.T) {
 	}
 	if got := fmt.Sprint(c.PullSecretNamespaces("regcred")); got != "[shop]" {
 		t.Errorf("PullSecretNamespaces(regcred) = %s", got)
+	}
+}
+
+// assertTransform holds an informer transform to its output: exactly want,
+// its input untouched, a deletion tombstone passed through.
+func assertTransform(t *testing.T, transform func(any) (any, error), in, want any) {
+	t.Helper()
+	before := in.(runtime.Object).DeepCopyObject()
+	got, err := transform(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	if !reflect.DeepEqual(in, before) {
+		t.Error("the transform changed its input")
+	}
+	tomb := cacheTombstone{}
+	if got, _ := transform(tomb); got != tomb {
+		t.Error("a tombstone was changed")
 	}
 }

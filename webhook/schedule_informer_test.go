@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"sort"
 	"testing"
 	"time"
@@ -70,21 +69,7 @@ func TestSchedulingTransforms(t *testing.T) {
 		{"limitrange", limitRangeOnly, lr, &corev1.LimitRange{ObjectMeta: nsMeta("limits"), Spec: lr.Spec}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := tc.in.(runtime.Object).DeepCopyObject()
-			got, err := tc.transform(tc.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tc.want)
-			}
-			if !reflect.DeepEqual(tc.in, in) {
-				t.Error("the transform changed its input")
-			}
-			tomb := cacheTombstone{}
-			if got, _ := tc.transform(tomb); got != tomb {
-				t.Error("a tombstone was changed")
-			}
+			assertTransform(t, tc.transform, tc.in, tc.want)
 		})
 	}
 }

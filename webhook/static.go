@@ -273,6 +273,5 @@ func isDefaultClass(data []byte) bool {
 	if json.Unmarshal(data, &sc) != nil {
 		return false
 	}
-	a := sc.Metadata.Annotations
-	return a["storageclass.kubernetes.io/is-default-class"] == "true" || a["storageclass.beta.kubernetes.io/is-default-class"] == "true"
+	return isDefaultStorageClass(sc.Metadata.Annotations)
 }
