@@ -97,9 +97,22 @@ fuzz-smoke: ## every fuzz target for 3 s
 fuzz: ## every fuzz target for FUZZTIME (default 2m) each
 	GO=$(GO) FUZZTIME=$(or $(FUZZTIME),2m) hack/fuzz.sh
 
-image: ## build the container image (needs Docker; base images overridable: GO_IMAGE, BASE_IMAGE)
-	docker build --build-arg VERSION=$(VERSION) $(if $(GO_IMAGE),--build-arg GO_IMAGE=$(GO_IMAGE)) \
-		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
+# `make image` runs docker build when a Docker engine answers `docker info`; without one,
+# hack/image builds the same layout with Go alone: bin/image/nobackoff-VERSION.tar for
+# `docker load` or `ctr -n k8s.io images import` (an OCI layout directory instead when
+# PLATFORMS names several, e.g. PLATFORMS=linux/amd64,linux/arm64), and a push to
+# IMAGE_PUSH (e.g. localhost:5000/nobackoff:dev) when set.
+IMAGE_DOCKER     = $(shell docker info >/dev/null 2>&1 && echo yes)
+IMAGE_OUT        = bin/image/nobackoff-$(VERSION)
+comma           := ,
+IMAGE_DOCKER_CMD = docker build --build-arg VERSION=$(VERSION) $(if $(GO_IMAGE),--build-arg GO_IMAGE=$(GO_IMAGE)) \
+	$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
+IMAGE_GO_CMD     = $(GO) run ./hack/image --version $(VERSION) --tag $(IMAGE) $(if $(PLATFORMS),--platform $(PLATFORMS)) \
+	$(if $(findstring $(comma),$(PLATFORMS)),--oci-layout $(IMAGE_OUT),--tarball $(IMAGE_OUT).tar) \
+	$(if $(IMAGE_PUSH),--push $(IMAGE_PUSH))
+
+image: ## build the container image: docker build if a Docker engine answers (GO_IMAGE, BASE_IMAGE), else go run ./hack/image writes bin/image/ (PLATFORMS, IMAGE_PUSH)
+	$(strip $(if $(IMAGE_DOCKER),$(IMAGE_DOCKER_CMD),$(IMAGE_GO_CMD)))
 
 demo: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_DEPS) ## a local cluster guarded by nobackoff; kubectl apply of real failure stories, then a real node runs them
 	$(TEST_ENV) hack/demo.sh
