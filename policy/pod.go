@@ -66,6 +66,8 @@ type Pod struct {
 	refsDone   bool
 	placed     *placement
 	placedDone bool
+	probes     []containerProbe
+	probesDone bool
 }
 
 // Check is one entry of the catalog.

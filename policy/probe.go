@@ -81,12 +81,13 @@ type namedProbe struct {
 }
 
 func probesOf(c ContainerRef) []namedProbe {
-	var out []namedProbe
-	for _, p := range []namedProbe{
+	all := [...]namedProbe{
 		{"livenessProbe", "liveness", c.LivenessProbe},
 		{"readinessProbe", "readiness", c.ReadinessProbe},
 		{"startupProbe", "startup", c.StartupProbe},
-	} {
+	}
+	out := make([]namedProbe, 0, len(all))
+	for _, p := range all {
 		if p.probe != nil {
 			out = append(out, p)
 		}
@@ -101,8 +102,12 @@ type containerProbe struct {
 }
 
 // podProbes lists the probes of every container that may carry them, in
-// container order.
+// container order. The list is built once per pod and shared: callers
+// must not modify it.
 func podProbes(p *Pod) []containerProbe {
+	if p.probesDone {
+		return p.probes
+	}
 	var out []containerProbe
 	for _, c := range p.Containers() {
 		if !c.Probed() {
@@ -112,6 +117,7 @@ func podProbes(p *Pod) []containerProbe {
 			out = append(out, containerProbe{c, np})
 		}
 	}
+	p.probes, p.probesDone = out, true
 	return out
 }
 

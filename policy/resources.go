@@ -443,6 +443,13 @@ func expandsVariable(word, name string) bool {
 	return false
 }
 
+// baseIs reports whether the last element of a path is name (path.Base),
+// testing first the suffix every match has: most words of a command line
+// are not paths to the program looked for.
+func baseIs(word, name string) bool {
+	return strings.HasSuffix(strings.TrimRight(word, "/"), name) && path.Base(word) == name
+}
+
 func isNameByte(b byte) bool {
 	return b == '_' || ('0' <= b && b <= '9') || ('a' <= b && b <= 'z') || ('A' <= b && b <= 'Z')
 }
@@ -460,7 +467,7 @@ func jvmLauncherOptions(toks iter.Seq[token]) iter.Seq[token] {
 				skip = false
 				continue
 			}
-			if path.Base(t.text) == "java" {
+			if baseIs(t.text, "java") {
 				sawJava, appArgs = true, false
 				continue
 			}
@@ -493,7 +500,7 @@ func jvmLauncherOptions(toks iter.Seq[token]) iter.Seq[token] {
 func startsJavaDirectly(cmd iter.Seq[token]) bool {
 	first := true
 	for t := range cmd {
-		if first && path.Base(t.text) != "java" {
+		if first && !baseIs(t.text, "java") {
 			return false
 		}
 		first = false
@@ -514,7 +521,7 @@ func nodeOptions(toks iter.Seq[token]) iter.Seq[token] {
 		for t := range toks {
 			before, afterAnother := prev, !first
 			prev, first = t.text, false
-			if path.Base(t.text) == "node" || path.Base(t.text) == "nodejs" {
+			if baseIs(t.text, "node") || baseIs(t.text, "nodejs") {
 				sawNode, appArgs = true, false
 				continue
 			}

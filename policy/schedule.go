@@ -79,7 +79,19 @@ func podTotal(spec *corev1.PodSpec, of func(*corev1.Container) corev1.ResourceLi
 // containerRequests is a container's requests, with the limit standing in
 // for a request it does not set.
 func containerRequests(c *corev1.Container) corev1.ResourceList {
-	out := corev1.ResourceList{}
+	// Most containers request what they limit, or more: their requests
+	// are the answer, read and never written by podTotal.
+	merged := false
+	for name := range c.Resources.Limits {
+		if _, ok := c.Resources.Requests[name]; !ok {
+			merged = true
+			break
+		}
+	}
+	if !merged {
+		return c.Resources.Requests
+	}
+	out := make(corev1.ResourceList, len(c.Resources.Limits)+len(c.Resources.Requests))
 	for name, q := range c.Resources.Limits {
 		out[name] = q.DeepCopy()
 	}

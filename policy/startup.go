@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 )
 
 // Runtime is the application runtime recognised in a container, used to
@@ -112,36 +113,54 @@ func runtimeSigns() []runtimeSign {
 	}
 }
 
+// runtimeIndex is runtimeSigns looked up by word: the index of the
+// earliest sign each executable, variable and JVM image word belongs to.
+type runtimeIndex struct {
+	signs         []runtimeSign
+	byExec, byEnv map[string]int
+	jvmImages     map[string]bool
+}
+
+// runtimeSignIndex is built once: every review detects the runtime of
+// every container.
+var runtimeSignIndex = sync.OnceValue(func() *runtimeIndex {
+	x := &runtimeIndex{signs: runtimeSigns(), byExec: map[string]int{}, byEnv: map[string]int{}, jvmImages: map[string]bool{}}
+	for i := len(x.signs) - 1; i >= 0; i-- {
+		for _, e := range x.signs[i].executables {
+			x.byExec[e] = i
+		}
+		for _, v := range x.signs[i].envVars {
+			x.byEnv[v] = i
+		}
+		if x.signs[i].rt == RuntimeJVM {
+			x.byExec["-jar"] = i // java's own option: whatever runs it, it is a JVM
+			for _, w := range x.signs[i].images {
+				x.jvmImages[w] = true
+			}
+		}
+	}
+	return x
+})
+
 // DetectRuntime recognises the runtime of a container from its command,
 // args and environment first (they say what actually runs), then from its
 // image name. It looks each word and variable up once.
 func DetectRuntime(c ContainerRef) Runtime {
-	signs := runtimeSigns()
+	x := runtimeSignIndex()
+	signs := x.signs
 	// The earliest sign in the list that any word or variable shows wins.
-	byExec, byEnv := map[string]int{}, map[string]int{}
-	for i := len(signs) - 1; i >= 0; i-- {
-		for _, e := range signs[i].executables {
-			byExec[e] = i
-		}
-		for _, v := range signs[i].envVars {
-			byEnv[v] = i
-		}
-		if signs[i].rt == RuntimeJVM {
-			byExec["-jar"] = i // java's own option: whatever runs it, it is a JVM
-		}
-	}
 	best := len(signs)
 	for _, args := range [][]string{c.Command, c.Args} {
 		for _, a := range args {
 			for f := range strings.FieldsSeq(a) {
-				if i, ok := byExec[path.Base(f)]; ok && i < best {
+				if i, ok := x.byExec[path.Base(f)]; ok && i < best {
 					best = i
 				}
 			}
 		}
 	}
 	for _, e := range c.Env {
-		if i, ok := byEnv[e.Name]; ok && i < best {
+		if i, ok := x.byEnv[e.Name]; ok && i < best {
 			best = i
 		}
 	}
@@ -161,12 +180,8 @@ func DetectRuntime(c ContainerRef) Runtime {
 		if s.rt == RuntimeJVM {
 			// Any word of the path: the whole name and a versioned one
 			// ("java-17") are words too.
-			images := map[string]bool{}
-			for _, w := range s.images {
-				images[w] = true
-			}
-			for x := range strings.FieldsFuncSeq(repo, func(r rune) bool { return r == '/' || r == '-' || r == '_' || r == '.' }) {
-				if images[x] {
+			for w := range strings.FieldsFuncSeq(repo, func(r rune) bool { return r == '/' || r == '-' || r == '_' || r == '.' }) {
+				if x.jvmImages[w] {
 					return s.rt
 				}
 			}

@@ -95,7 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := admission.Request{AdmissionRequest: *review.Request}
-	resp, err := h.safeHandle(r.Context(), req)
+	resp, err := h.safeHandle(r.Context(), req, review)
 	if err != nil {
 		h.log.Error("review failed", "uid", req.UID, "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "error", err)
 		h.metrics.review(metricKind(req.Kind.Kind), verdictFailed)
@@ -122,7 +122,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // length is the declared Content-Length (-1: unknown): the body is read
 // into a buffer of that size at once rather than one grown as it comes,
 // which would leave several times its size as garbage on every review.
-func readReview(body io.Reader, length int64) (*admissionv1.AdmissionReview, error) {
+func readReview(body io.Reader, length int64) (*wireReview, error) {
 	data, err := readAllSized(io.LimitReader(body, maxReviewBytes+1), min(max(length, 0)+1, maxReviewBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading body: %w", err)
@@ -133,8 +133,8 @@ func readReview(body io.Reader, length int64) (*admissionv1.AdmissionReview, err
 	if len(data) > maxReviewBytes {
 		return nil, fmt.Errorf("body over %d bytes", maxReviewBytes)
 	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(data, &review); err != nil {
+	review, err := unmarshalReview(data)
+	if err != nil {
 		return nil, fmt.Errorf("body is not an AdmissionReview: %w", err)
 	}
 	if gvk := review.GroupVersionKind(); gvk != admissionv1.SchemeGroupVersion.WithKind("AdmissionReview") {
@@ -150,7 +150,7 @@ func readReview(body io.Reader, length int64) (*admissionv1.AdmissionReview, err
 	if review.Request.UID == "" {
 		return nil, errors.New("AdmissionReview request has no uid")
 	}
-	return &review, nil
+	return review, nil
 }
 
 // readAllSized is io.ReadAll starting from a buffer of size bytes (one
@@ -173,14 +173,15 @@ func readAllSized(r io.Reader, size int64) ([]byte, error) {
 }
 
 // safeHandle reviews a request, turning a panic into an error so that one
-// bad object never takes the server down.
-func (h *Handler) safeHandle(ctx context.Context, req admission.Request) (resp admission.Response, err error) {
+// bad object never takes the server down. decoded, when set, holds the
+// request's objects already decoded.
+func (h *Handler) safeHandle(ctx context.Context, req admission.Request, decoded *wireReview) (resp admission.Response, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("internal error reviewing %s %s: %v", req.Kind.Kind, req.Name, p)
 		}
 	}()
-	return h.review(ctx, req)
+	return h.review(ctx, req, decoded)
 }
 
 // Handle reviews one admission request (controller-runtime's
@@ -188,7 +189,7 @@ func (h *Handler) safeHandle(ctx context.Context, req admission.Request) (resp a
 // mode's rule: admitted with a warning in warn mode, an error in enforce
 // mode.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	resp, err := h.safeHandle(ctx, req)
+	resp, err := h.safeHandle(ctx, req, nil)
 	if err == nil {
 		return resp
 	}
@@ -201,7 +202,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 }
 
 // review checks one request; an error means it could not be checked.
-func (h *Handler) review(ctx context.Context, req admission.Request) (admission.Response, error) {
+func (h *Handler) review(ctx context.Context, req admission.Request, decoded *wireReview) (admission.Response, error) {
 	gvk := schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
 	skip := func(why string) (admission.Response, error) {
 		h.metrics.review(metricKind(gvk.Kind), verdictSkipped)
@@ -214,7 +215,17 @@ func (h *Handler) review(ctx context.Context, req admission.Request) (admission.
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return skip("")
 	}
-	w, err := decodeWorkload(gvk, req.Object.Raw, false)
+	object := func(obj any, raw []byte) (*Workload, error) {
+		if obj != nil {
+			return workloadFromObject(gvk, obj)
+		}
+		return decodeWorkload(gvk, raw, false)
+	}
+	var pre, preOld any
+	if decoded != nil {
+		pre, preOld = decoded.object, decoded.oldObject
+	}
+	w, err := object(pre, req.Object.Raw)
 	if err != nil {
 		return admission.Response{}, fmt.Errorf("decoding %s: %w", gvk.Kind, err)
 	}
@@ -229,7 +240,7 @@ func (h *Handler) review(ctx context.Context, req admission.Request) (admission.
 	}
 	var old *Workload
 	if req.Operation == admissionv1.Update {
-		if old, err = decodeWorkload(gvk, req.OldObject.Raw, false); err != nil {
+		if old, err = object(preOld, req.OldObject.Raw); err != nil {
 			return admission.Response{}, fmt.Errorf("decoding the old %s: %w", gvk.Kind, err)
 		}
 		if equality.Semantic.DeepEqual(old.Spec, w.Spec) {

@@ -76,6 +76,19 @@ type InformerCluster struct {
 
 	synced []cache.InformerSynced
 	ready  atomic.Bool
+
+	// nodeGen counts the changes the node informer has seen; nodeSnap
+	// holds the sorted nodes and their platforms as of one count, so that
+	// reviews do not list and sort every node each time.
+	nodeGen  atomic.Uint64
+	nodeSnap atomic.Pointer[nodeSnapshot]
+}
+
+// nodeSnapshot is the cached nodes, sorted by name, and their platforms.
+type nodeSnapshot struct {
+	gen       uint64
+	nodes     []*corev1.Node
+	platforms []registrycheck.Platform
 }
 
 var (
@@ -140,6 +153,16 @@ func NewInformerCluster(client kubernetes.Interface, resync time.Duration, opts 
 	sa, nodes := f.Core().V1().ServiceAccounts(), f.Core().V1().Nodes()
 	c.accounts, c.nodes = sa.Lister(), nodes.Lister()
 	_ = nodes.Informer().SetTransform(nodeSchedulingOnly) // fails only once started
+	bump := func(any) { c.nodeGen.Add(1) }
+	_, _ = nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    bump,
+		DeleteFunc: bump,
+		UpdateFunc: func(old, cur any) {
+			if o, ok := old.(*corev1.Node); !ok || o.ResourceVersion != cur.(*corev1.Node).ResourceVersion {
+				c.nodeGen.Add(1)
+			}
+		},
+	})
 	c.synced = append(c.synced, sa.Informer().HasSynced, nodes.Informer().HasSynced)
 	if opts.Objects {
 		for _, inf := range []struct {
@@ -340,12 +363,29 @@ func (c *InformerCluster) Nodes() ([]*corev1.Node, bool) {
 	if !c.ready.Load() {
 		return nil, false
 	}
-	nodes, err := c.nodes.List(labels.Everything())
-	if err != nil || len(nodes) == 0 {
+	snap := c.nodeSnapshot()
+	if snap == nil || len(snap.nodes) == 0 {
 		return nil, false
 	}
+	return snap.nodes, true
+}
+
+// nodeSnapshot returns the nodes as of the informer's latest change,
+// listing them again only when one came; nil when they cannot be listed.
+// The slices are shared: callers must not modify them.
+func (c *InformerCluster) nodeSnapshot() *nodeSnapshot {
+	gen := c.nodeGen.Load()
+	if snap := c.nodeSnap.Load(); snap != nil && snap.gen == gen {
+		return snap
+	}
+	nodes, err := c.nodes.List(labels.Everything())
+	if err != nil {
+		return nil
+	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	return nodes, true
+	snap := &nodeSnapshot{gen: gen, nodes: nodes, platforms: nodePlatforms(nodes)}
+	c.nodeSnap.Store(snap)
+	return snap
 }
 
 // Quotas implements SchedulingIndex: the namespace's ResourceQuotas,
@@ -593,6 +633,12 @@ func (c *InformerCluster) ServiceAccount(namespace, name string) (*corev1.Servic
 // nodes whose labels match the pod's nodeSelector, narrowed by spec.os.
 // Affinity and taints are not considered.
 func (c *InformerCluster) NodePlatforms(spec *corev1.PodSpec) []registrycheck.Platform {
+	if len(spec.NodeSelector) == 0 {
+		if snap := c.nodeSnapshot(); snap != nil {
+			return narrowPlatforms(snap.platforms, spec)
+		}
+		return nil
+	}
 	nodes, err := c.nodes.List(labels.SelectorFromSet(spec.NodeSelector))
 	if err != nil {
 		return nil

@@ -147,13 +147,6 @@ type syncer interface{ Synced() bool }
 // gather fills the pod's registry facts. It never fails: what cannot be
 // learnt in time becomes an inconclusive fact.
 func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
-	budget := l.Budget
-	if budget <= 0 {
-		budget = 3 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-
 	pod.Images = map[string]*policy.ImageLookup{}
 	if s, ok := l.Cluster.(syncer); ok && !s.Synced() {
 		// Without the pull secrets nothing is conclusive yet.
@@ -205,6 +198,15 @@ func (l *Lookups) gather(ctx context.Context, w *Workload, pod *policy.Pod) {
 		} else {
 			todo = append(todo, i)
 		}
+	}
+	if len(todo) > 0 {
+		budget := l.Budget
+		if budget <= 0 {
+			budget = 3 * time.Second
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, budget)
+		defer cancel()
 	}
 	look := func(i int) {
 		image := order[i]

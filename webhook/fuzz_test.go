@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/nobackoff/nobackoff/policy"
@@ -239,9 +241,25 @@ func FuzzReadReview(f *testing.F) {
 			review.GroupVersionKind() != admissionv1.SchemeGroupVersion.WithKind("AdmissionReview") {
 			t.Fatalf("accepted review %+v", review)
 		}
+		// An object decoded in the review's one pass is the object the
+		// two passes decode.
+		if review.object != nil {
+			var twoPass admissionv1.AdmissionReview
+			if err := unmarshalWire(body, &twoPass); err != nil {
+				t.Fatalf("one pass read what two passes refuse: %v", err)
+			}
+			gvk := schema.GroupVersionKind{Group: twoPass.Request.Kind.Group, Version: twoPass.Request.Kind.Version, Kind: twoPass.Request.Kind.Kind}
+			obj := newWorkloadObject(gvk)
+			if err := unmarshalWire(twoPass.Request.Object.Raw, obj); err != nil {
+				t.Fatalf("one pass decoded an object two passes refuse: %v", err)
+			}
+			if !equality.Semantic.DeepEqual(review.object, obj) {
+				t.Fatalf("one pass decoded %+v, two passes %+v", review.object, obj)
+			}
+		}
 		// review, not safeHandle: a panic must fail here, not be turned
 		// into an error.
-		resp, err := h.review(context.Background(), admission.Request{AdmissionRequest: *review.Request})
+		resp, err := h.review(context.Background(), admission.Request{AdmissionRequest: *review.Request}, review)
 		if err == nil && !resp.Allowed {
 			t.Fatalf("warn mode denied: %+v", resp.Result)
 		}

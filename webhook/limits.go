@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -148,36 +149,38 @@ func checkLimits(w *Workload) error {
 		return over("imagePullSecrets", unitEntries, MaxPullSecrets, n)
 	}
 	for i := range s.InitContainers {
-		if err := containerLimits(&s.InitContainers[i], fmt.Sprintf("initContainers[%d]", i), over); err != nil {
+		if err := containerLimits(&s.InitContainers[i], "initContainers", i, over); err != nil {
 			return err
 		}
 	}
 	for i := range s.Containers {
-		if err := containerLimits(&s.Containers[i], fmt.Sprintf("containers[%d]", i), over); err != nil {
+		if err := containerLimits(&s.Containers[i], "containers", i, over); err != nil {
 			return err
 		}
 	}
 	for i := range s.EphemeralContainers {
 		c := corev1.Container(s.EphemeralContainers[i].EphemeralContainerCommon)
-		if err := containerLimits(&c, fmt.Sprintf("ephemeralContainers[%d]", i), over); err != nil {
+		if err := containerLimits(&c, "ephemeralContainers", i, over); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func containerLimits(c *corev1.Container, path string, over func(field, what string, limit, got int) error) error {
+func containerLimits(c *corev1.Container, list string, index int, over func(field, what string, limit, got int) error) error {
+	// The container's path is only written out for an error.
+	path := func() string { return list + "[" + strconv.Itoa(index) + "]" }
 	if n := len(c.Image); n > MaxImageBytes {
-		return over(path+".image", unitBytes, MaxImageBytes, n)
+		return over(path()+".image", unitBytes, MaxImageBytes, n)
 	}
 	if n := len(c.Env); n > MaxEnv {
-		return over(path+".env", unitEntries, MaxEnv, n)
+		return over(path()+".env", unitEntries, MaxEnv, n)
 	}
 	if n := len(c.EnvFrom); n > MaxEnvFrom {
-		return over(path+".envFrom", unitEntries, MaxEnvFrom, n)
+		return over(path()+".envFrom", unitEntries, MaxEnvFrom, n)
 	}
 	if n := len(c.Ports); n > MaxPorts {
-		return over(path+".ports", unitEntries, MaxPorts, n)
+		return over(path()+".ports", unitEntries, MaxPorts, n)
 	}
 	total := 0
 	for _, part := range []struct {
@@ -185,19 +188,19 @@ func containerLimits(c *corev1.Container, path string, over func(field, what str
 		args []string
 	}{{"command", c.Command}, {"args", c.Args}} {
 		for i, a := range part.args {
-			field := fmt.Sprintf("%s.%s[%d]", path, part.name, i)
+			field := func() string { return fmt.Sprintf("%s.%s[%d]", path(), part.name, i) }
 			if len(a) > MaxArgBytes {
-				return over(field, unitBytes, MaxArgBytes, len(a))
+				return over(field(), unitBytes, MaxArgBytes, len(a))
 			}
 			// Checked at each entry so that the entry going over is named.
 			if total += len(a); total > MaxCommandBytes {
-				return over(field, unitBytes, MaxCommandBytes, total)
+				return over(field(), unitBytes, MaxCommandBytes, total)
 			}
 		}
 	}
 	for i, e := range c.Env {
 		if n := len(e.Name) + len(e.Value); n > MaxEnvBytes {
-			return over(fmt.Sprintf("%s.env[%d]", path, i), unitBytes, MaxEnvBytes, n)
+			return over(fmt.Sprintf("%s.env[%d]", path(), i), unitBytes, MaxEnvBytes, n)
 		}
 	}
 	return nil

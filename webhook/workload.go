@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"encoding/json"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -108,31 +107,45 @@ func DecodeWorkload(gvk schema.GroupVersionKind, data []byte, strict bool) (*Wor
 // decodeWorkload is DecodeWorkload without the limits, for an object that
 // is only compared, never checked (the old object of an UPDATE).
 func decodeWorkload(gvk schema.GroupVersionKind, data []byte, strict bool) (*Workload, error) {
-	if !IsWorkloadKind(gvk) {
+	obj := newWorkloadObject(gvk)
+	if obj == nil {
 		return nil, fmt.Errorf("%s is not a workload kind", gvk)
-	}
-	var obj any
-	switch gvk.Kind {
-	case "Pod":
-		obj = &corev1.Pod{}
-	case "ReplicationController":
-		obj = &corev1.ReplicationController{}
-	case "Deployment":
-		obj = &appsv1.Deployment{}
-	case "StatefulSet":
-		obj = &appsv1.StatefulSet{}
-	case "DaemonSet":
-		obj = &appsv1.DaemonSet{}
-	case "ReplicaSet":
-		obj = &appsv1.ReplicaSet{}
-	case "Job":
-		obj = &batchv1.Job{}
-	case "CronJob":
-		obj = &batchv1.CronJob{}
 	}
 	if err := decodeJSON(data, obj, strict); err != nil {
 		return nil, err
 	}
+	return workloadFromObject(gvk, obj)
+}
+
+// newWorkloadObject is an empty object of a workload kind to decode into;
+// nil for another kind.
+func newWorkloadObject(gvk schema.GroupVersionKind) any {
+	if !IsWorkloadKind(gvk) {
+		return nil
+	}
+	switch gvk.Kind {
+	case "Pod":
+		return &corev1.Pod{}
+	case "ReplicationController":
+		return &corev1.ReplicationController{}
+	case "Deployment":
+		return &appsv1.Deployment{}
+	case "StatefulSet":
+		return &appsv1.StatefulSet{}
+	case "DaemonSet":
+		return &appsv1.DaemonSet{}
+	case "ReplicaSet":
+		return &appsv1.ReplicaSet{}
+	case "Job":
+		return &batchv1.Job{}
+	case "CronJob":
+		return &batchv1.CronJob{}
+	}
+	return nil
+}
+
+// workloadFromObject is the workload view of a decoded object of kind gvk.
+func workloadFromObject(gvk schema.GroupVersionKind, obj any) (*Workload, error) {
 	w := workloadOf(obj)
 	if w == nil {
 		return nil, fmt.Errorf("%s is not a workload kind", gvk)
@@ -213,7 +226,7 @@ func templated(meta *metav1.ObjectMeta, t *corev1.PodTemplateSpec, path string) 
 
 func decodeJSON(data []byte, into any, strict bool) error {
 	if !strict {
-		return json.Unmarshal(data, into)
+		return unmarshalWire(data, into)
 	}
 	strictErrs, err := kjson.UnmarshalStrict(data, into)
 	if err != nil {

@@ -49,6 +49,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.Var(&insecure, "insecure-registry", "registry host[:port] reached over plain HTTP or unverified TLS; repeatable")
 	fs.Var(&nodeCreds, "node-credentials", "registry glob whose credentials the nodes hold (auth failures there are inconclusive); repeatable")
 	fs.Var(&mirrors, "registry-mirror", "REGISTRY=MIRROR[,MIRROR...]: mirrors the nodes' runtime tries first; repeatable")
+	memoryLimit := fs.String("memory-limit", "", "memory the process may use, e.g. 256Mi (default: its cgroup's limit); with one, the Go collector runs with GOGC=400 under a soft limit of 80% of it (GOGC or GOMEMLIMIT set: left as they are)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -57,6 +58,13 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nobackoff serve:", err)
 		return exitUsage
 	}
+	gc, err := planGC(os.Getenv, *memoryLimit, cgroupMemoryLimit(osRoot))
+	if err != nil {
+		fmt.Fprintln(stderr, "nobackoff serve:", err)
+		return exitUsage
+	}
+	gc.apply()
+	log.Debug("garbage collector", "gogc", gc.percent, "softLimitBytes", gc.softLimit, "from", gc.source)
 	crlog.SetLogger(logr.FromSlogHandler(log.Handler()))
 	catalog := webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity}
 	if flagSet(fs, "cluster-autoscales") {
