@@ -54,7 +54,7 @@ func TestSideBySide(t *testing.T) {
 	k8sDir := tool(t, "NOBACKOFF_K8S_DIR")
 	nobackoff := tool(t, "NOBACKOFF_BIN")
 	rate := envInt(t, "NOBACKOFF_BENCH_RATE", 1000)
-	seconds := envInt(t, "NOBACKOFF_BENCH_SECONDS", 5)
+	seconds := envInt(t, "NOBACKOFF_BENCH_SECONDS", 2)
 
 	c := startCluster(t, k8sDir)
 	reg := testregistry.StartDistribution(t, testregistry.RegistryBinary(t), nil)
@@ -105,13 +105,21 @@ func TestSideBySide(t *testing.T) {
 
 	// The machine's speed drifts over a run (other tenants, frequency):
 	// the two servers take turns in short rounds, in alternating order,
-	// and the ratio is the median of the rounds' ratios.
-	rounds := envInt(t, "NOBACKOFF_BENCH_ROUNDS", 5)
+	// on connections kept open from the warm-up on, and the ratio is the
+	// median of the rounds' ratios.
+	rounds := envInt(t, "NOBACKOFF_BENCH_ROUNDS", 15)
 	var report, dryRuns strings.Builder
-	fmt.Fprintf(&report, "\nserver CPU per review, %d reviews/s offered for %d s, 16 keep-alive connections, %d rounds:\n", rate, seconds, rounds)
+	fmt.Fprintf(&report, "\nserver CPU per review, %d reviews/s offered for %d s a turn, 16 keep-alive connections, %d rounds:\n", rate, seconds, rounds)
 	fmt.Fprintf(&report, "%-16s %10s %10s %10s %10s %10s\n", "server", "reviews/s", "CPU µs", "p50 ms", "p99 ms", "failed")
 	cpu := map[string][]float64{}
 	var ratios []float64
+	// A first, longer warm-up lets each server's heap reach the size it
+	// keeps under this load.
+	clients := map[string][]*http.Client{}
+	for _, s := range servers {
+		clients[s.name] = loadClients(t, pool)
+		load(t, clients[s.name], s.url, body, rate, 5*time.Second, s.pid)
+	}
 	for round := range rounds {
 		order := []int{0, 1}
 		if round%2 == 1 {
@@ -120,8 +128,7 @@ func TestSideBySide(t *testing.T) {
 		per := map[string]float64{}
 		for _, k := range order {
 			s := servers[k]
-			load(t, s.url, pool, body, rate, 2*time.Second, s.pid) // warm: connections, caches, heap size
-			r := load(t, s.url, pool, body, rate, time.Duration(seconds)*time.Second, s.pid)
+			r := load(t, clients[s.name], s.url, body, rate, time.Duration(seconds)*time.Second, s.pid)
 			if r.failed > 0 {
 				t.Errorf("%s: %d of %d reviews failed", s.name, r.failed, r.done)
 			}
@@ -369,13 +376,27 @@ func (r loadResult) percentile(p int) time.Duration {
 	return r.lat[min(len(r.lat)*p/100, len(r.lat)-1)]
 }
 
-// load posts body at the given rate for d over 16 keep-alive connections
-// and measures the server process's CPU time over the run. A request whose
-// turn comes while every connection is busy is sent late, so the achieved
-// rate shows when the server cannot keep up.
-func load(t *testing.T, url string, pool *x509.CertPool, body []byte, rate int, d time.Duration, pid int) loadResult {
+// loadConns is the number of keep-alive connections load uses.
+const loadConns = 16
+
+// loadClients are the clients of load, one connection each, kept from
+// one run to the next so that no run pays for TLS handshakes.
+func loadClients(t *testing.T, pool *x509.CertPool) []*http.Client {
+	out := make([]*http.Client, loadConns)
+	for i := range out {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 1}
+		t.Cleanup(tr.CloseIdleConnections)
+		out[i] = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	}
+	return out
+}
+
+// load posts body at the given rate for d over the clients' keep-alive
+// connections and measures the server process's CPU time over the run.
+// A request whose turn comes while every connection is busy is sent late,
+// so the achieved rate shows when the server cannot keep up.
+func load(t *testing.T, clients []*http.Client, url string, body []byte, rate int, d time.Duration, pid int) loadResult {
 	t.Helper()
-	const conns = 16
 	total := int(d.Seconds() * float64(rate))
 	interval := time.Second / time.Duration(rate)
 	var next atomic.Int64
@@ -384,13 +405,10 @@ func load(t *testing.T, url string, pool *x509.CertPool, body []byte, rate int, 
 	cpu0 := processCPU(t, pid)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range conns {
+	for _, client := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 1}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Timeout: 10 * time.Second, Transport: tr}
 			var lat []time.Duration
 			failed := 0
 			for {
@@ -429,16 +447,31 @@ func load(t *testing.T, url string, pool *x509.CertPool, body []byte, rate int, 
 	return res
 }
 
-// processCPU is the user and system time a process has used, from
-// /proc/PID/stat (in clock ticks of 10 ms).
+// processCPU is the CPU time a process's threads have used: the run time
+// the scheduler counts in /proc/PID/task/*/schedstat, in nanoseconds,
+// where /proc/PID/stat's user and system times are sampled on clock ticks
+// and charge a whole tick to whatever runs at it. A thread that exits
+// takes its time along: the Go runtime keeps its threads.
 func processCPU(t *testing.T, pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The command name may hold spaces: fields count from after ")".
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	var total time.Duration
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, task.Name()))
+		if err != nil {
+			continue // the thread has exited
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) == 0 {
+			t.Fatalf("/proc/%d/task/%s/schedstat: %q", pid, task.Name(), b)
+		}
+		ns, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			t.Fatalf("/proc/%d/task/%s/schedstat: %v", pid, task.Name(), err)
+		}
+		total += time.Duration(ns)
+	}
+	return total
 }

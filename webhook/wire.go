@@ -2,10 +2,12 @@ package webhook
 
 import (
 	"errors"
+	"io"
 	"sync"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +34,12 @@ var wireOptions = json.JoinOptions(
 // unmarshalWire decodes one JSON value from the admission path.
 func unmarshalWire(data []byte, into any) error {
 	return json.Unmarshal(data, into, wireOptions)
+}
+
+// writeWire writes v as encoding/json would (its omitempty, null for nil
+// slices and maps, ...) with the v2 implementation.
+func writeWire(w io.Writer, v any) error {
+	return json.MarshalWrite(w, v, jsonv1.DefaultOptionsV1())
 }
 
 // wireReview is an AdmissionReview with the objects it carries already
