@@ -30,7 +30,7 @@ KUBE_LDFLAGS     := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) 
 	-X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
 CONTROL_PLANE    := $(K8S_DIR)/kube-apiserver $(K8S_DIR)/kubectl $(K8S_DIR)/etcd
 # The node of the truth suite: the kubelet and the two controllers that make pods out of workloads.
-NODE_BINS        := $(K8S_DIR)/kubelet $(K8S_DIR)/kube-controller-manager $(K8S_DIR)/kube-scheduler
+NODE_BINS        := $(K8S_DIR)/kubelet $(K8S_DIR)/kube-controller-manager $(K8S_DIR)/kube-scheduler $(K8S_DIR)/kube-proxy
 
 IMAGE ?= ghcr.io/nobackoff/nobackoff:$(VERSION)
 

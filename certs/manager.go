@@ -33,6 +33,25 @@ type Manager struct {
 	DNSNames []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Owner, when set, is written into the Secret's owner references (the
+	// webhook configuration the CA is patched into): when the release
+	// that made them is uninstalled, the garbage collector removes the
+	// Secret with its owner.
+	Owner *metav1.OwnerReference
+}
+
+// owned reports whether s already names the Manager's owner (or there is
+// none to name).
+func (m *Manager) owned(s *corev1.Secret) bool {
+	if m.Owner == nil {
+		return true
+	}
+	for _, o := range s.OwnerReferences {
+		if o.UID == m.Owner.UID {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Manager) now() time.Time {
@@ -82,7 +101,10 @@ func (m *Manager) Ensure(ctx context.Context) (*Bundle, error) {
 		var next *Bundle
 		switch state {
 		case Valid:
-			return cur, nil
+			if m.owned(s) {
+				return cur, nil
+			}
+			next = cur // a Secret from before the owner was known: keep the bundle, add the owner
 		case RenewServing:
 			next, err = Renew(cur, m.DNSNames, m.now())
 		default:
@@ -114,6 +136,9 @@ func (m *Manager) secret(cur *corev1.Secret, b *Bundle) *corev1.Secret {
 		Labels: map[string]string{"app.kubernetes.io/managed-by": "nobackoff"}}, Type: corev1.SecretTypeOpaque}
 	if cur != nil {
 		s = cur.DeepCopy()
+	}
+	if !m.owned(s) {
+		s.OwnerReferences = append(s.OwnerReferences, *m.Owner)
 	}
 	s.Data = map[string][]byte{KeyCACert: b.CACert, KeyCAKey: b.CAKey, KeyCert: b.Cert, KeyKey: b.Key}
 	return s

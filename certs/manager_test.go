@@ -1,10 +1,12 @@
 package certs
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,7 +14,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // memStore holds one Secret with the API server's optimistic concurrency:
@@ -248,5 +252,59 @@ func TestWriteFiles(t *testing.T) {
 	}
 	if _, err := tls.LoadX509KeyPair(dir+"/"+KeyCert, dir+"/"+KeyKey); err != nil {
 		t.Fatalf("written key pair does not load: %v", err)
+	}
+}
+
+// The Secret names its owner when created, and a valid Secret made before
+// the owner was known gets it without a new bundle.
+func TestOwnerReference(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	owner := metav1.OwnerReference{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration",
+		Name: "nobackoff", UID: types.UID("vwc-1")}
+	ownerUIDs := func(s *corev1.Secret) []types.UID {
+		var out []types.UID
+		for _, o := range s.OwnerReferences {
+			out = append(out, o.UID)
+		}
+		return out
+	}
+
+	store := &memStore{}
+	m := manager(store, &now)
+	m.Owner = &owner
+	if _, err := m.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := ownerUIDs(store.secret); !slices.Equal(got, []types.UID{"vwc-1"}) {
+		t.Fatalf("created with owners %v, want [vwc-1]", got)
+	}
+
+	// Made unowned, then found by a manager that knows the owner.
+	store = &memStore{}
+	first, err := manager(store, &now).Ensure(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ownerUIDs(store.secret); len(got) != 0 {
+		t.Fatalf("no owner known, yet owners %v", got)
+	}
+	m = manager(store, &now)
+	m.Owner = &owner
+	again, err := m.Ensure(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ownerUIDs(store.secret); !slices.Equal(got, []types.UID{"vwc-1"}) {
+		t.Errorf("owners %v after Ensure with the owner known, want [vwc-1]", got)
+	}
+	if !bytes.Equal(first.Cert, again.Cert) || !bytes.Equal(first.CACert, again.CACert) {
+		t.Error("adding the owner replaced a valid bundle")
+	}
+	writes := store.writes
+	if _, err := m.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if store.writes != writes {
+		t.Errorf("an owned, valid Secret was written again (%d writes, was %d)", store.writes, writes)
 	}
 }

@@ -78,6 +78,15 @@ func waitFor(t *testing.T, what, log string, timeout time.Duration, ok func() bo
 
 func startCluster(t *testing.T, k8sDir string) *cluster {
 	t.Helper()
+	return startClusterAt(t, k8sDir, "")
+}
+
+// startClusterAt starts a cluster whose API server also answers on
+// address, the one it advertises (the endpoint of the kubernetes
+// Service): pods on a real node reach it there, through kube-proxy. An
+// empty address keeps it on loopback alone.
+func startClusterAt(t *testing.T, k8sDir, address string) *cluster {
+	t.Helper()
 	dir := t.TempDir()
 	c := &cluster{dir: dir, kubectl: filepath.Join(k8sDir, "kubectl"), kubeconfig: filepath.Join(dir, "kubeconfig"),
 		auditLog: filepath.Join(dir, "audit.log")}
@@ -129,8 +138,12 @@ rules:
 	}
 	apiPort := freePort(t)
 	apiLog := filepath.Join(dir, "kube-apiserver.log")
+	bind, advertise := "127.0.0.1", "127.0.0.1"
+	if address != "" {
+		bind, advertise = "0.0.0.0", address
+	}
 	startProcess(t, apiLog, filepath.Join(k8sDir, "kube-apiserver"),
-		"--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+		"--etcd-servers", etcdURL, "--bind-address", bind, "--advertise-address", advertise,
 		"--secure-port", fmt.Sprint(apiPort), "--cert-dir", filepath.Join(dir, "apiserver-certs"),
 		"--client-ca-file", caFile, "--authorization-mode", "RBAC",
 		"--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", saPub,

@@ -71,6 +71,20 @@ type node struct {
 	sock   string
 	k8sDir string
 	logs   map[string]string
+	// iptablesClean: no KUBE-* chain existed before the node started, so
+	// the kubelet's and kube-proxy's are the node's to remove.
+	iptablesClean bool
+}
+
+// kubeChains reports whether iptables has KUBE-* chains in the filter or
+// nat table (the kubelet's and kube-proxy's).
+func kubeChains() bool {
+	for _, table := range []string{"nat", "filter"} {
+		if out, _ := exec.Command("iptables", "-w", "-t", table, "-S").Output(); strings.Contains(string(out), "-N KUBE-") {
+			return true
+		}
+	}
+	return false
 }
 
 // nodeRegistry is a registry the node pulls from, with the CA it trusts.
@@ -100,6 +114,9 @@ func startNode(t *testing.T, c *cluster, k8sDir, pause string, registries []node
 		}
 	}
 	n.write(t, "pids/suite.pid", fmt.Sprint(os.Getpid()))
+	if n.iptablesClean = !kubeChains(); n.iptablesClean {
+		n.write(t, "iptables.clean", "no KUBE-* chains before the node started\n")
+	}
 	n.write(t, "bridge", nodeBridge)
 	n.saveSysctls(t)
 	n.recordCreatedPaths(t)
@@ -129,6 +146,31 @@ func startNode(t *testing.T, c *cluster, k8sDir, pause string, registries []node
 		return r.stdout == "True"
 	})
 	return n
+}
+
+// startKubeProxy runs kube-proxy in iptables mode on the node's host: the
+// API server reaches a webhook behind a Service through its rules (the
+// node is the API server's host), and pods reach the API server through
+// the kubernetes Service. It leaves the kernel's conntrack settings and
+// route_localnet alone, and the reaper removes its rules (kube-proxy
+// --cleanup). It returns when the kubernetes Service has its rule.
+func (n *node) startKubeProxy(t *testing.T, c *cluster) {
+	t.Helper()
+	bin := filepath.Join(n.k8sDir, "kube-proxy")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%v: `make test` builds it", err)
+	}
+	n.write(t, "kube-proxy.bin", bin)
+	n.start(t, "kube-proxy", bin, "--kubeconfig", c.kubeconfig, "--hostname-override", nodeName,
+		"--proxy-mode", "iptables", "--cluster-cidr", nodeSubnet,
+		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--healthz-bind-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--conntrack-max-per-core", "0", "--conntrack-tcp-timeout-established", "0",
+		"--conntrack-tcp-timeout-close-wait", "0", "--iptables-localhost-nodeports=false", "--v", "1")
+	waitFor(t, "kube-proxy's rules", n.logs["kube-proxy"], time.Minute, func() bool {
+		out, _ := exec.Command("iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES").Output()
+		return strings.Contains(string(out), "default/kubernetes:https")
+	})
 }
 
 func (n *node) write(t *testing.T, name, content string) {
@@ -235,6 +277,9 @@ func (n *node) startReaper(t *testing.T) {
 		for _, left := range nodeLeftovers(n.dir) {
 			t.Errorf("left over after the node stopped: %s", left)
 		}
+		if n.iptablesClean && kubeChains() {
+			t.Errorf("left over after the node stopped: the kubelet's or kube-proxy's iptables chains (KUBE-*)")
+		}
 		for _, p := range strings.Fields(string(created)) {
 			if _, err := os.Stat(p); err == nil {
 				t.Errorf("left over after the node stopped: %s, created by the node", p)
@@ -250,7 +295,7 @@ func nodeLeftovers(dir string) []string {
 	if out, _ := exec.Command("pgrep", "-a", "-f", "--", dir+"/").Output(); len(out) > 0 {
 		left = append(left, "processes: "+strings.TrimSpace(string(out)))
 	}
-	for _, name := range []string{"containerd", "kubelet", "kube-controller-manager", "kube-scheduler"} {
+	for _, name := range []string{"containerd", "kubelet", "kube-controller-manager", "kube-scheduler", "kube-proxy"} {
 		if out, _ := exec.Command("pgrep", "-a", "-x", name).Output(); len(out) > 0 {
 			left = append(left, "process: "+strings.TrimSpace(string(out)))
 		}
@@ -265,6 +310,7 @@ func nodeLeftovers(dir string) []string {
 	if exec.Command("ip", "link", "show", nodeBridge).Run() == nil {
 		left = append(left, "network interface: "+nodeBridge)
 	}
+
 	if _, err := os.Stat(dir); err == nil {
 		left = append(left, "folder: "+dir)
 	}
@@ -331,7 +377,7 @@ func (n *node) writeContainerdConfig(t *testing.T, pause string, registries []no
   "name": "nobackoff",
   "plugins": [{
     "type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false, "hairpinMode": true,
-    "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "dataDir": %q}
+    "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}], "dataDir": %q}
   }]
 }
 `, nodeBridge, nodeSubnet, filepath.Join(n.dir, "cni-ipam")))

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Removes everything a real node of the e2e suite started under DIR: the
-# kubelet, controllers and containerd (by their pid files), every container
+# kubelet, controllers, kube-proxy and containerd (by their pid files), every container
 # (through runc, whose state the suite keeps under DIR/runc), the shims, the
-# mounts under DIR, the CNI bridge and the kernel settings the kubelet
-# changed. Idempotent: safe on a node that is half up, already gone, or left
+# mounts under DIR, the CNI bridge, kube-proxy's iptables rules and the
+# kernel settings the kubelet changed. Idempotent: safe on a node that is half up, already gone, or left
 # over by an interrupted run.
 #
 #   hack/node-clean.sh DIR            clean now
@@ -35,7 +35,8 @@ stop() { # pidfile...: SIGTERM, up to 5 s, then SIGKILL
 }
 
 # 1. Whatever would restart containers.
-stop "$dir"/pids/kubelet.pid "$dir"/pids/kube-controller-manager.pid "$dir"/pids/kube-scheduler.pid
+stop "$dir"/pids/kubelet.pid "$dir"/pids/kube-controller-manager.pid "$dir"/pids/kube-scheduler.pid \
+	"$dir"/pids/kube-proxy.pid
 
 # 2. Every container and sandbox, through runc's own state.
 if [ -d "$dir/runc" ]; then
@@ -72,19 +73,39 @@ if [ -f "$dir/bridge" ]; then
 	ip link show "$br" >/dev/null 2>&1 && ip link delete "$br"
 fi
 
-# 6. Kernel settings the kubelet sets at start, back to what they were.
+# 6. The iptables rules of kube-proxy and the kubelet (KUBE-* chains), when
+#    the node made them: startNode marks DIR/iptables.clean when none
+#    existed before it. kube-proxy removes its own; the kubelet's (its
+#    firewall and canary chains) go by hand, jumps to them first.
+if [ -f "$dir/iptables.clean" ]; then
+	[ -f "$dir/kube-proxy.bin" ] && "$(cat "$dir/kube-proxy.bin")" --cleanup >/dev/null 2>&1
+	for ipt in iptables ip6tables; do
+		command -v "$ipt" >/dev/null 2>&1 || continue
+		for table in filter nat mangle; do
+			"$ipt" -w -t "$table" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -v '^-A KUBE-' |
+				while read -r rule; do
+					eval "$ipt -w -t $table -D ${rule#-A }" 2>/dev/null
+				done
+			chains=$("$ipt" -w -t "$table" -S 2>/dev/null | awk '/^-N KUBE-/ {print $2}')
+			for chain in $chains; do "$ipt" -w -t "$table" -F "$chain" 2>/dev/null; done
+			for chain in $chains; do "$ipt" -w -t "$table" -X "$chain" 2>/dev/null; done
+		done
+	done
+fi
+
+# 7. Kernel settings the kubelet sets at start, back to what they were.
 if [ -f "$dir/sysctl.saved" ]; then
 	while read -r key value; do
 		echo "$value" >"/proc/sys/$key" 2>/dev/null
 	done <"$dir/sysctl.saved"
 fi
 
-# 7. The kubelet's log links outside DIR.
+# 8. The kubelet's log links outside DIR.
 for l in /var/log/containers/*.log; do
 	[ -L "$l" ] && case "$(readlink "$l")" in "$dir"/*) rm -f "$l" ;; esac
 done
 
-# 8. Folders outside DIR that the node's programs created (containerd's shim sockets, the CNI
+# 9. Folders outside DIR that the node's programs created (containerd's shim sockets, the CNI
 #    cache, the kubelet's device-plugin socket), listed at start when they did not exist yet.
 if [ -f "$dir/created-paths" ]; then
 	while read -r p; do

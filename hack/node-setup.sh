@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a real node of the truth suite needs from Debian's packages:
-# containerd, runc, the CNI plugins, and a JRE whose JVM the suite runs. Idempotent: it installs only what is
+# containerd, runc, the CNI plugins, iptables and conntrack for kube-proxy, and a JRE whose JVM the suite runs. Idempotent: it installs only what is
 # missing, and never starts the packaged containerd service (the suite runs
 # its own containerd with its own root, state and socket).
 set -euo pipefail
@@ -9,6 +9,9 @@ need=()
 command -v containerd >/dev/null 2>&1 || need+=(containerd)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] || need+=(containernetworking-plugins)
+# kube-proxy's iptables mode: iptables-restore, and conntrack to clear stale entries.
+command -v iptables-restore >/dev/null 2>&1 || need+=(iptables)
+command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 # A real JVM for the heap rows of the truth suite, packed into an image there.
 compgen -G '/usr/lib/jvm/java-17-openjdk-*/bin/java' >/dev/null || need+=(openjdk-17-jre-headless)
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nobackoff/nobackoff/certs"
@@ -53,6 +54,17 @@ func StartSelfCerts(ctx context.Context, o SelfCertOptions) (run func(context.Co
 	}
 	if o.WebhookConfiguration != "" {
 		s.Configs = o.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+		// The Secret is owned by the webhook configuration: uninstalling
+		// the release removes the configuration, and the garbage
+		// collector the Secret nobackoff made (the chart does not own it).
+		// Without the configuration yet, the Secret stays unowned.
+		if vwc, err := s.Configs.Get(ctx, o.WebhookConfiguration, metav1.GetOptions{}); err == nil {
+			s.Manager.Owner = &metav1.OwnerReference{APIVersion: "admissionregistration.k8s.io/v1",
+				Kind: "ValidatingWebhookConfiguration", Name: vwc.Name, UID: vwc.UID}
+		} else if o.Log != nil {
+			o.Log.Warn("the Secret of the certificates gets no owner: the webhook configuration cannot be read",
+				"webhookConfiguration", o.WebhookConfiguration, "error", err)
+		}
 	}
 	if err := s.Once(ctx); err != nil {
 		return nil, "", "", err
