@@ -101,7 +101,8 @@ fuzz: ## every fuzz target for FUZZTIME (default 2m) each
 # hack/image builds the same layout with Go alone: bin/image/nobackoff-VERSION.tar for
 # `docker load` or `ctr -n k8s.io images import` (an OCI layout directory instead when
 # PLATFORMS names several, e.g. PLATFORMS=linux/amd64,linux/arm64), and a push to
-# IMAGE_PUSH (e.g. localhost:5000/nobackoff:dev) when set.
+# IMAGE_PUSH (e.g. localhost:5000/nobackoff:dev) when set, trusting REGISTRY_CA (a PEM file) besides
+# the system's CAs. IMAGE_DOCKER= forces the Go build where a Docker engine answers.
 IMAGE_DOCKER     = $(shell docker info >/dev/null 2>&1 && echo yes)
 IMAGE_OUT        = bin/image/nobackoff-$(VERSION)
 comma           := ,
@@ -109,7 +110,7 @@ IMAGE_DOCKER_CMD = docker build --build-arg VERSION=$(VERSION) $(if $(GO_IMAGE),
 	$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
 IMAGE_GO_CMD     = $(GO) run ./hack/image --version $(VERSION) --tag $(IMAGE) $(if $(PLATFORMS),--platform $(PLATFORMS)) \
 	$(if $(findstring $(comma),$(PLATFORMS)),--oci-layout $(IMAGE_OUT),--tarball $(IMAGE_OUT).tar) \
-	$(if $(IMAGE_PUSH),--push $(IMAGE_PUSH))
+	$(if $(IMAGE_PUSH),--push $(IMAGE_PUSH)) $(if $(REGISTRY_CA),--registry-ca $(REGISTRY_CA))
 
 image: ## build the container image: docker build if a Docker engine answers (GO_IMAGE, BASE_IMAGE), else go run ./hack/image writes bin/image/ (PLATFORMS, IMAGE_PUSH)
 	$(strip $(if $(IMAGE_DOCKER),$(IMAGE_DOCKER_CMD),$(IMAGE_GO_CMD)))

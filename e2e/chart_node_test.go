@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -35,11 +34,14 @@ func TestChartOnNode(t *testing.T) {
 	c := startClusterAt(t, k8sDir, hostAddress(t))
 	reg := testregistry.StartDistribution(t, testregistry.RegistryBinary(t), nil)
 	pushPause(t, reg, buildTestApp(t))
+	// `make image` as without a Docker engine (IMAGE_DOCKER= forces that
+	// path where one answers), pushing to the registry the node pulls from.
 	image := reg.Host + "/nobackoff/nobackoff"
-	build := exec.Command("go", "run", "./hack/image", "--version", "e2e", "--push", image+":e2e", "--registry-ca", reg.CAFile)
+	build := exec.Command("make", "--no-print-directory", "image", "IMAGE_DOCKER=", "VERSION=e2e",
+		"IMAGE_PUSH="+image+":e2e", "REGISTRY_CA="+reg.CAFile)
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("hack/image: %v\n%s", err, out)
+		t.Fatalf("make image: %v\n%s", err, out)
 	}
 
 	n := startNode(t, c, k8sDir, pauseImage(reg), []nodeRegistry{{reg.Host, reg.CAFile}})
@@ -69,39 +71,82 @@ func TestChartOnNode(t *testing.T) {
 	})
 	t.Logf("chart installed and serving after %v", time.Since(began).Round(time.Second))
 
+	chartOperations(t, c, helmRun, reg.Host+"/truth/pause:1.0")
+
+	// certs.mode=provided: the platform team's own TLS Secret and CA.
+	bundle, err := certs.Fresh([]string{"nobackoff.nobackoff.svc"}, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	crt, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(crt, bundle.Cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, bundle.Key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.must(t, "", "create", "secret", "tls", "webhook-tls", "-n", "nobackoff", "--cert", crt, "--key", key)
+	helmRun("install", "nobackoff", "../charts/nobackoff", "--namespace", "nobackoff",
+		"--set", "image.repository="+image, "--set", "image.tag=e2e",
+		"--set", "certs.mode=provided", "--set", "certs.provided.secretName=webhook-tls",
+		"--set", "certs.provided.caBundle="+b64(bundle.CACert), "--wait", "--timeout", "3m")
+	if r := heapStory(t, c, "shop-enforce", func(r result) bool { return r.code != 0 }); r.code == 0 ||
+		!strings.Contains(r.stderr, "denied the request") || !strings.Contains(r.stderr, "["+heapCheck+"]") {
+		t.Errorf("certs.mode=provided: the enforce namespace answers exit %d, want a denial naming %s:\n%s", r.code, heapCheck, r.stderr)
+	}
+	helmRun("uninstall", "nobackoff", "--namespace", "nobackoff", "--wait", "--timeout", "2m")
+	t.Logf("chart on the node: %v in all", time.Since(began).Round(time.Second))
+}
+
+// heapCheck is the check of the story chartOperations tells: a JVM told
+// to take twice its memory limit, an error whatever the registry says.
+const heapCheck = "resources.heap-exceeds-limit"
+
+// heapStory applies examples/jvm-heap-over-limit.yaml to namespace with
+// --dry-run=server until done says the answer is the one awaited, or a
+// minute has passed: a webhook just installed or reconfigured may still
+// be joining its Service's endpoints, or answering with its old settings.
+func heapStory(t *testing.T, c *cluster, namespace string, done func(result) bool) result {
+	t.Helper()
+	story, err := os.ReadFile(filepath.Join("..", "examples", "jvm-heap-over-limit.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := strings.ReplaceAll(string(story), "namespace: shop\n", "namespace: "+namespace+"\n")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, err := c.run(manifest, "apply", "--dry-run=server", "-f", "-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done(r) || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// chartOperations is what a platform team does with the installed chart
+// (release nobackoff in namespace nobackoff, installed with
+// failurePolicy.enforce=Fail), on the local node and on kind alike: a
+// warning and a denial; a rolling restart while applies run in a loop; a
+// pod killed; helm upgrade of a check's severity; helm uninstall, which
+// must leave nothing. healthyImage is an image the webhook admits.
+func chartOperations(t *testing.T, c *cluster, helmRun func(args ...string) string, healthyImage string) {
+	t.Helper()
 	// A JVM told to take twice its memory limit: an error, whatever the
 	// registry says, in both modes.
 	c.must(t, "", "create", "namespace", "shop")
 	c.must(t, "", "create", "namespace", "shop-enforce")
 	c.must(t, "", "label", "namespace", "shop-enforce", "nobackoff.io/mode=enforce")
-	story, err := os.ReadFile(filepath.Join("..", "examples", "jvm-heap-over-limit.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const heapCheck = "resources.heap-exceeds-limit"
-	apply := func(namespace string) result {
-		t.Helper()
-		manifest := strings.ReplaceAll(string(story), "namespace: shop\n", "namespace: "+namespace+"\n")
-		// The webhook may still be joining the Service's endpoints: its
-		// first answers can be the failure policy's (Ignore).
-		var r result
-		deadline := time.Now().Add(time.Minute)
-		for {
-			r, err = c.run(manifest, "apply", "--dry-run=server", "-f", "-")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.code != 0 || slices.Contains(warnedIDs(r.stderr), heapCheck) || time.Now().After(deadline) {
-				return r
-			}
-			time.Sleep(2 * time.Second)
-		}
-	}
-	if r := apply("shop"); r.code != 0 || !slices.Contains(warnedIDs(r.stderr), heapCheck) {
+	judged := func(r result) bool { return r.code != 0 || slices.Contains(ids(r.stderr), heapCheck) }
+	if r := heapStory(t, c, "shop", judged); r.code != 0 || !slices.Contains(ids(r.stderr), heapCheck) {
 		t.Errorf("warn namespace: exit %d, warnings %v; want %s warned and the object admitted\n%s",
-			r.code, warnedIDs(r.stderr), heapCheck, r.stderr)
+			r.code, ids(r.stderr), heapCheck, r.stderr)
 	}
-	if r := apply("shop-enforce"); r.code == 0 || !strings.Contains(r.stderr, "denied the request") || !strings.Contains(r.stderr, heapCheck) {
+	if r := heapStory(t, c, "shop-enforce", judged); r.code == 0 || !strings.Contains(r.stderr, "denied the request") ||
+		!strings.Contains(r.stderr, "["+heapCheck+"]") {
 		t.Errorf("enforce namespace: exit %d, want a denial naming %s\n%s", r.code, heapCheck, r.stderr)
 	}
 
@@ -110,7 +155,7 @@ func TestChartOnNode(t *testing.T) {
 	// delay must keep every one of them answered.
 	healthy := deploymentYAML("web", "", `      containers:
       - name: web
-        image: `+reg.Host+`/truth/pause:1.0
+        image: `+healthyImage+`
         resources: {limits: {memory: 64Mi}}
 `)
 	dryRun := func() (result, error) {
@@ -129,10 +174,26 @@ func TestChartOnNode(t *testing.T) {
 	}
 
 	// One pod killed outright: the other answers.
-	pods := strings.Fields(c.must(t, "", "get", "pods", "-n", "nobackoff", "-l", "app.kubernetes.io/name=nobackoff",
-		"--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}").stdout)
+	// The pods of the restart's old ReplicaSet may still be in their
+	// shutdown delay: wait for the two of the new one alone.
+	var pods []string
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pods = nil
+		out := c.must(t, "", "get", "pods", "-n", "nobackoff", "-l", "app.kubernetes.io/name=nobackoff",
+			"-o", `jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.metadata.deletionTimestamp}{"\n"}{end}`).stdout
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[1] == "Running" {
+				pods = append(pods, f[0])
+			}
+		}
+		if len(pods) == 2 && !strings.Contains(out, "Pending") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
 	if len(pods) != 2 {
-		t.Fatalf("%d webhook pods running, want 2: %v", len(pods), pods)
+		t.Fatalf("%d webhook pods running and not terminating, want 2: %v", len(pods), pods)
 	}
 	c.must(t, "", "delete", "pod", pods[0], "-n", "nobackoff", "--grace-period=0", "--force")
 	applies, failures = applyLoop(t, dryRun, func() { time.Sleep(10 * time.Second) }, 20)
@@ -146,17 +207,9 @@ func TestChartOnNode(t *testing.T) {
 	// now admits the story, with its warning.
 	helmRun("upgrade", "nobackoff", "../charts/nobackoff", "--namespace", "nobackoff", "--reuse-values",
 		"--set", `checks.severity.resources\.heap-exceeds-limit=warning`, "--wait", "--timeout", "3m")
-	deadline := time.Now().Add(time.Minute)
-	for {
-		r := apply("shop-enforce")
-		if r.code == 0 && slices.Contains(warnedIDs(r.stderr), heapCheck) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("after helm upgrade with %s at warning, the enforce namespace still answers exit %d:\n%s", heapCheck, r.code, r.stderr)
-			break
-		}
-		time.Sleep(2 * time.Second)
+	if r := heapStory(t, c, "shop-enforce", func(r result) bool { return r.code == 0 }); r.code != 0 || !slices.Contains(ids(r.stderr), heapCheck) {
+		t.Errorf("after helm upgrade with %s at warning, the enforce namespace answers exit %d, warnings %v:\n%s",
+			heapCheck, r.code, ids(r.stderr), r.stderr)
 	}
 
 	// helm uninstall: no webhook configuration, Secret or RBAC left.
@@ -189,39 +242,6 @@ func TestChartOnNode(t *testing.T) {
 	if l := left(); len(l) > 0 {
 		t.Errorf("left in the release namespace a minute after helm uninstall: %v", l)
 	}
-
-	// certs.mode=provided: the platform team's own TLS Secret and CA.
-	bundle, err := certs.Fresh([]string{"nobackoff.nobackoff.svc"}, time.Now(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	crt, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(crt, bundle.Cert, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, bundle.Key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.must(t, "", "create", "secret", "tls", "webhook-tls", "-n", "nobackoff", "--cert", crt, "--key", key)
-	helmRun("install", "nobackoff", "../charts/nobackoff", "--namespace", "nobackoff",
-		"--set", "image.repository="+image, "--set", "image.tag=e2e",
-		"--set", "certs.mode=provided", "--set", "certs.provided.secretName=webhook-tls",
-		"--set", "certs.provided.caBundle="+b64(bundle.CACert), "--wait", "--timeout", "3m")
-	deadline = time.Now().Add(time.Minute)
-	for {
-		r := apply("shop-enforce")
-		if r.code != 0 && strings.Contains(r.stderr, "denied the request") && strings.Contains(r.stderr, heapCheck) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("certs.mode=provided: the enforce namespace answers exit %d, want a denial naming %s:\n%s", r.code, heapCheck, r.stderr)
-			break
-		}
-		time.Sleep(2 * time.Second)
-	}
-	helmRun("uninstall", "nobackoff", "--namespace", "nobackoff", "--wait", "--timeout", "2m")
-	t.Logf("chart on the node: %v in all", time.Since(began).Round(time.Second))
 }
 
 // applyLoop runs apply from four goroutines while during runs, and at
@@ -261,19 +281,6 @@ func applyLoop(t *testing.T, apply func() (result, error), during func(), min in
 	wg.Wait()
 	return applies.Load(), failures
 }
-
-// warnedIDs are the check IDs of kubectl's warnings ("Warning: [id] ...").
-func warnedIDs(stderr string) []string {
-	var ids []string
-	for _, w := range warnings(stderr) {
-		if m := warningID.FindStringSubmatch(w); m != nil {
-			ids = append(ids, m[1])
-		}
-	}
-	return ids
-}
-
-var warningID = regexp.MustCompile(`^\[([a-z0-9.-]+)\]`)
 
 // hostAddress is an IPv4 address of this machine that pods on the node
 // reach through their gateway: the first global address of an interface

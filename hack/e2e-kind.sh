@@ -23,6 +23,6 @@ if "$NOBACKOFF_K8S_DIR/kubectl" --kubeconfig "$kubeconfig" get crd certificates.
 fi
 "$HELM" --kubeconfig "$kubeconfig" install nobackoff charts/nobackoff --namespace nobackoff --create-namespace \
   --set image.repository=nobackoff --set image.tag=e2e --set image.pullPolicy=Never --set certs.mode="$mode" \
-  --wait --timeout 5m
+  --set failurePolicy.enforce=Fail --wait --timeout 5m
 
-NOBACKOFF_KIND_KUBECONFIG="$kubeconfig" go test -count=1 -run '^TestKind$' -v ./e2e
+NOBACKOFF_KIND_KUBECONFIG="$kubeconfig" NOBACKOFF_HELM_BIN="$HELM" go test -count=1 -run '^TestKind$' -v ./e2e
