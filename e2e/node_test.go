@@ -76,6 +76,38 @@ type node struct {
 	iptablesClean bool
 }
 
+// reapKubeChains removes the kubelet's and kube-proxy's iptables chains
+// that an earlier node left behind: KUBE-* chains while no kubelet or
+// kube-proxy runs on the machine. hack/node-clean.sh does it, on a folder
+// that says the chains are the node's.
+func reapKubeChains(t *testing.T, k8sDir string) {
+	t.Helper()
+	if !kubeChains() {
+		return
+	}
+	for _, name := range []string{"kubelet", "kube-proxy"} {
+		if exec.Command("pgrep", "-x", name).Run() == nil {
+			return // someone's node runs: its chains are its own
+		}
+	}
+	dir, err := os.MkdirTemp("", "nobackoff-node-chains-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"iptables.clean": "left by an earlier node\n", "kube-proxy.bin": filepath.Join(k8sDir, "kube-proxy")} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script, _ := filepath.Abs("../hack/node-clean.sh")
+	if out, err := exec.Command(script, dir).CombinedOutput(); err != nil {
+		t.Fatalf("removing the iptables chains an earlier node left: %v\n%s", err, out)
+	}
+	if kubeChains() {
+		t.Logf("KUBE-* iptables chains remain that no node of this suite made; they are left alone")
+	}
+}
+
 // kubeChains reports whether iptables has KUBE-* chains in the filter or
 // nat table (the kubelet's and kube-proxy's).
 func kubeChains() bool {
@@ -114,6 +146,7 @@ func startNode(t *testing.T, c *cluster, k8sDir, pause string, registries []node
 		}
 	}
 	n.write(t, "pids/suite.pid", fmt.Sprint(os.Getpid()))
+	reapKubeChains(t, k8sDir)
 	if n.iptablesClean = !kubeChains(); n.iptablesClean {
 		n.write(t, "iptables.clean", "no KUBE-* chains before the node started\n")
 	}
