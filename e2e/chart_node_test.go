@@ -48,14 +48,7 @@ func TestChartOnNode(t *testing.T) {
 	n.startKubeProxy(t, c)
 	t.Logf("node and kube-proxy up after %v", time.Since(began).Round(time.Second))
 
-	helmRun := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(helm, append([]string{"--kubeconfig", c.kubeconfig}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("helm %s: %v\n%s\n%s", strings.Join(args, " "), err, out, describe(c, n, "nobackoff"))
-		}
-		return string(out)
-	}
+	helmRun := helmRunner(t, helm, c.kubeconfig, func() string { return describe(c, n, "nobackoff") })
 	// failurePolicy Fail on the enforce entry: every failed call to the
 	// webhook is a failed apply there.
 	helmRun("install", "nobackoff", "../charts/nobackoff", "--namespace", "nobackoff", "--create-namespace",
@@ -97,6 +90,19 @@ func TestChartOnNode(t *testing.T) {
 	}
 	helmRun("uninstall", "nobackoff", "--namespace", "nobackoff", "--wait", "--timeout", "2m")
 	t.Logf("chart on the node: %v in all", time.Since(began).Round(time.Second))
+}
+
+// helmRunner runs helm against a cluster, failing the test with helm's
+// output and what more says when a command fails.
+func helmRunner(t *testing.T, helm, kubeconfig string, more func() string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(helm, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("helm %s: %v\n%s\n%s", strings.Join(args, " "), err, out, more())
+		}
+		return string(out)
+	}
 }
 
 // heapCheck is the check of the story chartOperations tells: a JVM told
@@ -164,7 +170,7 @@ func chartOperations(t *testing.T, c *cluster, helmRun func(args ...string) stri
 	if r, err := dryRun(); err != nil || r.code != 0 {
 		t.Fatalf("a healthy Deployment refused in the enforce namespace: %v\n%s", err, r.stderr)
 	}
-	applies, failures := applyLoop(t, dryRun, func() {
+	applies, failures := applyLoop(t, dryRun, func(func() int64) {
 		c.must(t, "", "rollout", "restart", "deployment", "nobackoff", "-n", "nobackoff")
 		c.must(t, "", "rollout", "status", "deployment", "nobackoff", "-n", "nobackoff", "--timeout", "3m")
 	}, 200)
@@ -196,7 +202,7 @@ func chartOperations(t *testing.T, c *cluster, helmRun func(args ...string) stri
 		t.Fatalf("%d webhook pods running and not terminating, want 2: %v", len(pods), pods)
 	}
 	c.must(t, "", "delete", "pod", pods[0], "-n", "nobackoff", "--grace-period=0", "--force")
-	applies, failures = applyLoop(t, dryRun, func() { time.Sleep(10 * time.Second) }, 20)
+	applies, failures = applyLoop(t, dryRun, func(func() int64) { time.Sleep(10 * time.Second) }, 20)
 	t.Logf("a webhook pod killed: %d applies in the next 10 s, %d failed", applies, len(failures))
 	if len(failures) > 0 {
 		t.Errorf("with one webhook pod killed, %d of %d applies failed; first: %s", len(failures), applies, failures[0])
@@ -244,9 +250,10 @@ func chartOperations(t *testing.T, c *cluster, helmRun func(args ...string) stri
 	}
 }
 
-// applyLoop runs apply from four goroutines while during runs, and at
-// least min times in all; it returns how many ran and the failures.
-func applyLoop(t *testing.T, apply func() (result, error), during func(), min int) (int64, []string) {
+// applyLoop runs apply from four goroutines while during runs (it is told
+// how many have run so far), and at least min times in all; it returns how
+// many ran and the failures.
+func applyLoop(t *testing.T, apply func() (result, error), during func(applied func() int64), min int) (int64, []string) {
 	t.Helper()
 	var applies atomic.Int64
 	var mu sync.Mutex
@@ -273,7 +280,7 @@ func applyLoop(t *testing.T, apply func() (result, error), during func(), min in
 			}
 		}()
 	}
-	during()
+	during(applies.Load)
 	for applies.Load() < int64(min) {
 		time.Sleep(100 * time.Millisecond)
 	}

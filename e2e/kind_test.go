@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,15 +76,7 @@ func TestKind(t *testing.T) {
 	// Last: it ends with helm uninstall. The same operations as on the
 	// local node (chart_node_test.go).
 	t.Run("rolling restart, killed pod, upgrade, uninstall", func(t *testing.T) {
-		helm := tool(t, "NOBACKOFF_HELM_BIN")
-		helmRun := func(args ...string) string {
-			t.Helper()
-			out, err := exec.Command(helm, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
-			if err != nil {
-				t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
-			}
-			return string(out)
-		}
+		helmRun := helmRunner(t, tool(t, "NOBACKOFF_HELM_BIN"), kubeconfig, func() string { return "" })
 		chartOperations(t, c, helmRun, "docker.io/library/nginx:1.27-alpine")
 	})
 }

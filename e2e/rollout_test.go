@@ -191,32 +191,12 @@ func (e *env) testRollout(t *testing.T) {
 		return err == nil && r.code != 0 && strings.Contains(r.stderr, "image.tag-not-found")
 	})
 
-	// Applies in a loop: a healthy Deployment, which the enforce entry
-	// must admit every time.
+	// Applies in a loop (applyLoop, below): a healthy Deployment, which
+	// the enforce entry must admit every time.
 	healthy := deployment("web", e.registry+"/shop/app:1.0")
-	var applies, failures atomic.Int64
 	var firstFailure atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r, err := c.run(healthy, "apply", "--dry-run=server", "-n", "rollout", "-f", "-")
-				applies.Add(1)
-				if err != nil || r.code != 0 {
-					failures.Add(1)
-					firstFailure.CompareAndSwap(nil, strings.TrimSpace(r.stderr))
-				}
-			}
-		}()
-	}
 	// And server-side dry runs from 24 clients at once, as a busy API
 	// server sends them: many keep-alive connections to the webhook.
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
@@ -249,43 +229,48 @@ func (e *env) testRollout(t *testing.T) {
 			}
 		}()
 	}
-	waitApplies := func(n int64) {
-		deadline := time.Now().Add(5 * time.Minute)
-		for applies.Load() < n && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
+	dryRun := func() (result, error) {
+		return c.run(healthy, "apply", "--dry-run=server", "-n", "rollout", "-f", "-")
 	}
-	waitApplies(30)
-	// Roll: stop a replica (SIGTERM, as the kubelet does), wait for it to
-	// exit, start its successor, wait until it is ready; then the other.
-	for i := range replicas {
-		before := applies.Load()
-		if err := replicas[i].Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan *os.ProcessState, 1)
-		go func() { state, _ := replicas[i].Process.Wait(); exited <- state }()
-		select {
-		case state := <-exited:
-			if state == nil || !state.Success() {
-				t.Fatalf("replica %d did not exit cleanly after SIGTERM: %v", i, state)
+	applies, failures := applyLoop(t, dryRun, func(applied func() int64) {
+		waitApplies := func(n int64) {
+			deadline := time.Now().Add(5 * time.Minute)
+			for applied() < n && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
 			}
-		case <-time.After(time.Minute):
-			t.Fatalf("replica %d did not stop within a minute of SIGTERM", i)
 		}
-		replicas[i] = start(i, 1)
-		t.Logf("replica %d replaced; %d applies meanwhile", i, applies.Load()-before)
-		waitApplies(applies.Load() + 20)
-	}
-	waitApplies(200)
+		waitApplies(30)
+		// Roll: stop a replica (SIGTERM, as the kubelet does), wait for it
+		// to exit, start its successor, wait until it is ready; then the
+		// other.
+		for i := range replicas {
+			before := applied()
+			if err := replicas[i].Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan *os.ProcessState, 1)
+			go func() { state, _ := replicas[i].Process.Wait(); exited <- state }()
+			select {
+			case state := <-exited:
+				if state == nil || !state.Success() {
+					t.Fatalf("replica %d did not exit cleanly after SIGTERM: %v", i, state)
+				}
+			case <-time.After(time.Minute):
+				t.Fatalf("replica %d did not stop within a minute of SIGTERM", i)
+			}
+			replicas[i] = start(i, 1)
+			t.Logf("replica %d replaced; %d applies meanwhile", i, applied()-before)
+			waitApplies(applied() + 20)
+		}
+	}, 200)
 	close(stop)
 	wg.Wait()
-	t.Logf("through the rollout: %d kubectl applies, %d failed; %d dry-run creates from 24 clients, %d failed; connections no replica took: %d",
-		applies.Load(), failures.Load(), dryRuns.Load(), dryRunFailures.Load(), svc.dialFailures.Load())
-	if applies.Load() < 200 {
-		t.Errorf("only %d applies ran", applies.Load())
+	if len(failures) > 0 {
+		firstFailure.CompareAndSwap(nil, failures[0])
 	}
-	if n := failures.Load() + dryRunFailures.Load(); n > 0 {
+	t.Logf("through the rollout: %d kubectl applies, %d failed; %d dry-run creates from 24 clients, %d failed; connections no replica took: %d",
+		applies, len(failures), dryRuns.Load(), dryRunFailures.Load(), svc.dialFailures.Load())
+	if n := int64(len(failures)) + dryRunFailures.Load(); n > 0 {
 		t.Errorf("%d applies failed during the rollout; first: %v", n, firstFailure.Load())
 	}
 }

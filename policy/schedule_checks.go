@@ -485,33 +485,18 @@ func (pl *placement) selectionBlame() (field, hint, fix string) {
 	return path + "." + placeRuleField(best), hint, fix
 }
 
-func placeRuleName(r placeRule) string {
-	switch r {
-	case ruleNodeName:
-		return "nodeName"
-	case ruleNodeSelector:
-		return "nodeSelector"
-	case ruleNodeAffinity:
-		return "the required node affinity"
-	case ruleOS:
-		return "os.name"
-	}
-	return ""
+// placeRuleNames name each placement rule in a message (name) and at its
+// field under the pod spec (field).
+var placeRuleNames = map[placeRule]struct{ name, field string }{
+	ruleNodeName:     {"nodeName", "nodeName"},
+	ruleNodeSelector: {"nodeSelector", "nodeSelector"},
+	ruleNodeAffinity: {"the required node affinity", "affinity.nodeAffinity"},
+	ruleOS:           {"os.name", "os.name"},
 }
 
-func placeRuleField(r placeRule) string {
-	switch r {
-	case ruleNodeName:
-		return "nodeName"
-	case ruleNodeSelector:
-		return "nodeSelector"
-	case ruleNodeAffinity:
-		return "affinity.nodeAffinity"
-	case ruleOS:
-		return "os.name"
-	}
-	return ""
-}
+func placeRuleName(r placeRule) string { return placeRuleNames[r].name }
+
+func placeRuleField(r placeRule) string { return placeRuleNames[r].field }
 
 // labelValues lists the values the nodes give a label, sorted.
 func nodeLabelValues(nodes []*corev1.Node, key string) []string {

@@ -691,12 +691,7 @@ func (l *LiveCluster) Nodes() ([]*corev1.Node, bool) {
 			if err != nil {
 				return nil, "", err
 			}
-			out := make([]*corev1.Node, 0, len(list.Items))
-			for i := range list.Items {
-				n, _ := nodeSchedulingOnly(&list.Items[i])
-				out = append(out, n.(*corev1.Node))
-			}
-			return out, list.Continue, nil
+			return reduceAll[corev1.Node, *corev1.Node](list.Items, nodeSchedulingOnly), list.Continue, nil
 		})
 	}).(liveList[*corev1.Node])
 	if !live.known {
@@ -720,12 +715,7 @@ func (l *LiveCluster) Quotas(namespace string) ([]*corev1.ResourceQuota, bool) {
 			if err != nil {
 				return nil, "", err
 			}
-			out := make([]*corev1.ResourceQuota, 0, len(list.Items))
-			for i := range list.Items {
-				q, _ := quotaOnly(&list.Items[i])
-				out = append(out, q.(*corev1.ResourceQuota))
-			}
-			return out, list.Continue, nil
+			return reduceAll[corev1.ResourceQuota, *corev1.ResourceQuota](list.Items, quotaOnly), list.Continue, nil
 		})
 	}).(liveList[*corev1.ResourceQuota])
 	if !live.known {
@@ -762,12 +752,7 @@ func (l *LiveCluster) LimitRanges(namespace string) ([]*corev1.LimitRange, bool)
 			if err != nil {
 				return nil, "", err
 			}
-			out := make([]*corev1.LimitRange, 0, len(list.Items))
-			for i := range list.Items {
-				lr, _ := limitRangeOnly(&list.Items[i])
-				out = append(out, lr.(*corev1.LimitRange))
-			}
-			return out, list.Continue, nil
+			return reduceAll[corev1.LimitRange, *corev1.LimitRange](list.Items, limitRangeOnly), list.Continue, nil
 		})
 	}).(liveList[*corev1.LimitRange])
 	if !live.known {
@@ -779,6 +764,17 @@ func (l *LiveCluster) LimitRanges(namespace string) ([]*corev1.LimitRange, bool)
 		input = append(input, lr...)
 	}
 	return layered(live.items, input, func(lr *corev1.LimitRange) string { return lr.Name }), true
+}
+
+// reduceAll applies one of the informers' transforms to every item of a
+// listing, keeping of each object only what the checks read.
+func reduceAll[E, T any](items []E, reduce func(any) (any, error)) []T {
+	out := make([]T, 0, len(items))
+	for i := range items {
+		r, _ := reduce(&items[i])
+		out = append(out, r.(T))
+	}
+	return out
 }
 
 // layered is the cluster's objects with the input's added or replacing
