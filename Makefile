@@ -115,7 +115,7 @@ IMAGE_GO_CMD     = $(GO) run ./hack/image --version $(VERSION) --tag $(IMAGE) $(
 image: ## build the container image: docker build if a Docker engine answers (GO_IMAGE, BASE_IMAGE), else go run ./hack/image writes bin/image/ (PLATFORMS, IMAGE_PUSH)
 	$(strip $(if $(IMAGE_DOCKER),$(IMAGE_DOCKER_CMD),$(IMAGE_GO_CMD)))
 
-demo: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_DEPS) ## a local cluster guarded by nobackoff; kubectl apply of real failure stories, then a real node runs them
+demo: build $(REGISTRY_BIN) $(HELM_BIN) $(CONTROL_PLANE) $(NODE_DEPS) ## a local cluster with a real node, nobackoff installed by helm; kubectl apply of real failure stories, and what the kubelet did
 	$(TEST_ENV) hack/demo.sh
 
 bench: ## benchmarks (numbers, never pass/fail)

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The nobackoff demo. Act 1: what CI sees (`nobackoff check` on examples/). Act 2: what kubectl
-# shows: a local control plane (etcd, kube-apiserver), two registries and the nobackoff webhook,
-# then `kubectl apply` of the failure stories in examples/, in warn mode and in enforce mode. Act 3:
-# a real node (containerd, kubelet) joins and runs them; the kubelet's verdicts are shown next to
-# nobackoff's predictions (needs root; NOBACKOFF_NODE=skip leaves it out).
-# Everything it starts is stopped before it exits. Run it with `make demo`, which builds the tools.
+# shows: a local cluster (etcd, kube-apiserver, and a real node: containerd, kubelet, kube-proxy),
+# two registries, and nobackoff installed with helm the way users install it (its image built
+# without Docker by `make image` and pushed to the local registry); then `kubectl apply` of the
+# failure stories in examples/, in warn mode and in enforce mode. Act 3: the node runs them; the
+# kubelet's verdicts are shown next to nobackoff's predictions. The node needs root; where it cannot
+# run (or NOBACKOFF_NODE=skip), nobackoff runs as a process beside the control plane and act 3 is
+# left out. Everything it starts is stopped before it exits. Run it with `make demo`, which builds
+# the tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${NOBACKOFF_K8S_DIR:?run make demo}" "${NOBACKOFF_HELM_BIN:?run make demo}" "${NOBACKOFF_REGISTRY_BIN:?run make demo}"
@@ -18,4 +21,4 @@ echo "exit code: $rc"
 
 # Act 2 is a Go program in the e2e suite (it shares the suite's harness); only its own output is shown.
 NOBACKOFF_DEMO=1 NOBACKOFF_BIN="$PWD/$bin" go test -count=1 -timeout 20m -run '^TestDemo$' -v ./e2e \
-  | grep -v -E '^(=== RUN|--- PASS|PASS$|ok[[:space:]])'
+  | grep --line-buffered -v -E '^(=== RUN|--- PASS|PASS$|ok[[:space:]])'

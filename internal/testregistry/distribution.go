@@ -28,10 +28,11 @@ import (
 )
 
 // Distribution is a real registry process (distribution's `registry`),
-// serving TLS on loopback with a certificate from its own CA, optionally
-// with htpasswd authentication.
+// serving TLS on loopback (or an address of the machine's) with a
+// certificate from its own CA, optionally with htpasswd authentication.
 type Distribution struct {
-	// Host is 127.0.0.1:port.
+	// Host is 127.0.0.1:port, or the address StartDistributionOn was given
+	// with the port.
 	Host string
 	// CAFile is the PEM file of the CA that signed its certificate.
 	CAFile string
@@ -63,13 +64,25 @@ func RegistryBinary(t testing.TB) string {
 // nil, enables htpasswd authentication with those user/password pairs.
 func StartDistribution(t testing.TB, bin string, users map[string]string) *Distribution {
 	t.Helper()
+	return StartDistributionOn(t, bin, users, "127.0.0.1")
+}
+
+// StartDistributionOn is StartDistribution listening on ip, an IP address
+// of this machine (its certificate names it), so that pods reach the
+// registry through their gateway where loopback would be their own.
+func StartDistributionOn(t testing.TB, bin string, users map[string]string, ip string) *Distribution {
+	t.Helper()
+	addr := net.ParseIP(ip)
+	if addr == nil {
+		t.Fatalf("registry address %q is not an IP address", ip)
+	}
 	dir := t.TempDir()
 	d := &Distribution{log: filepath.Join(dir, "registry.log")}
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	d.CAFile = filepath.Join(dir, "ca.crt")
-	d.CAPool = writeServingCert(t, d.CAFile, certFile, keyFile)
+	d.CAPool = writeServingCert(t, d.CAFile, certFile, keyFile, addr)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,9 +169,9 @@ func (d *Distribution) Transport() http.RoundTripper {
 	return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.CAPool}}
 }
 
-// writeServingCert writes a CA and a serving certificate for 127.0.0.1
-// signed by it, and returns a pool holding the CA.
-func writeServingCert(t testing.TB, caFile, certFile, keyFile string) *x509.CertPool {
+// writeServingCert writes a CA and a serving certificate for ip signed by
+// it, and returns a pool holding the CA.
+func writeServingCert(t testing.TB, caFile, certFile, keyFile string, ip net.IP) *x509.CertPool {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -179,9 +192,9 @@ func writeServingCert(t testing.TB, caFile, certFile, keyFile string) *x509.Cert
 		t.Fatal(err)
 	}
 	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: ip.String()},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		IPAddresses: []net.IP{ip}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
