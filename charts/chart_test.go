@@ -30,7 +30,10 @@ import (
 
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 
-	"github.com/nobackoff/nobackoff/webhook"
+	"github.com/nobackoff/nobackoff/internal/clusterstate"
+	"github.com/nobackoff/nobackoff/internal/engine"
+	"github.com/nobackoff/nobackoff/internal/manifests"
+	"github.com/nobackoff/nobackoff/internal/report"
 )
 
 func helm(t *testing.T) string {
@@ -56,7 +59,7 @@ func run(t *testing.T, args ...string) (string, error) {
 }
 
 // rendered are the objects of one `helm template`, by kind.
-type rendered map[string][]webhook.Document
+type rendered map[string][]manifests.Document
 
 func render(t *testing.T, set ...string) rendered {
 	t.Helper()
@@ -68,7 +71,7 @@ func render(t *testing.T, set ...string) rendered {
 	if err != nil {
 		t.Fatalf("helm template %v: %v\n%s", set, err, out)
 	}
-	docs, errs := webhook.ReadManifests([]string{"-"}, strings.NewReader(out))
+	docs, errs := manifests.Read([]string{"-"}, strings.NewReader(out))
 	if len(errs) > 0 {
 		t.Fatalf("rendered YAML does not read: %v", errs)
 	}
@@ -151,11 +154,11 @@ func TestDefaults(t *testing.T) {
 // nobackoff's own catalog (offline: no registry involved).
 func TestChartPassesItsOwnChecks(t *testing.T) {
 	r := render(t)
-	e, err := webhook.NewEngineFromSettings(webhook.CatalogSettings{})
+	e, err := engine.FromSettings(engine.CatalogSettings{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, errs := webhook.CheckDocuments(context.Background(), e, r["Deployment"])
+	rep, errs := report.CheckDocuments(context.Background(), e, r["Deployment"])
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -320,7 +323,7 @@ func TestRegistryCABundle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("helm template: %v\n%s", err, out)
 	}
-	docs, errs := webhook.ReadManifests([]string{"-"}, strings.NewReader(out))
+	docs, errs := manifests.Read([]string{"-"}, strings.NewReader(out))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -347,15 +350,15 @@ func TestRegistryCABundle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := webhook.LoadConfig(filepath.Join(mount, "config.yaml"))
+	cfg, err := engine.LoadConfig(filepath.Join(mount, "config.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Registries.CAFile != "/etc/nobackoff/config/registry-ca.pem" {
 		t.Fatalf("caFile %q, want the mounted file", cfg.Registries.CAFile)
 	}
-	reg := webhook.RegistrySettings{CAFile: filepath.Join(mount, "registry-ca.pem")}
-	if _, err := webhook.NewLookups(reg, webhook.NewStaticCluster(nil), nil); err != nil {
+	reg := engine.RegistrySettings{CAFile: filepath.Join(mount, "registry-ca.pem")}
+	if _, err := engine.NewLookups(reg, clusterstate.NewStaticCluster(nil), nil); err != nil {
 		t.Fatalf("the registry settings do not load the CA: %v", err)
 	}
 	// Without the value, no CA file is named.
@@ -443,15 +446,15 @@ func TestClusterAutoscales(t *testing.T) {
 			if err := os.WriteFile(f, []byte(cm.Data["config.yaml"]), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := webhook.LoadConfig(f)
+			cfg, err := engine.LoadConfig(f)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if cfg.Checks.ClusterAutoscales == nil {
 				t.Fatalf("config.yaml does not say whether the cluster autoscales:\n%s", cm.Data["config.yaml"])
 			}
-			cat := webhook.CatalogSettings{}
-			cfg.Apply(&cat, &webhook.RegistrySettings{}, false)
+			cat := engine.CatalogSettings{}
+			cfg.Apply(&cat, &engine.RegistrySettings{}, false)
 			o, err := cat.Options()
 			if err != nil {
 				t.Fatal(err)

@@ -11,14 +11,14 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/nobackoff/nobackoff/certs"
-	"github.com/nobackoff/nobackoff/webhook"
+	"github.com/nobackoff/nobackoff/internal/clusterstate"
 )
 
 // testSelfCertsRace: two self-mode instances starting together against the
 // real API server end with one Secret, one CA, and that CA in every
 // webhook's caBundle.
 func (e *env) testSelfCertsRace(t *testing.T) {
-	client, err := webhook.KubeClient(e.c.kubeconfig)
+	client, err := clusterstate.KubeClient(e.c.kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/nobackoff/nobackoff/internal/manifests"
 	"github.com/nobackoff/nobackoff/internal/testregistry"
-	"github.com/nobackoff/nobackoff/webhook"
 )
 
 // tool returns a binary the suite needs from its environment variable.
@@ -269,7 +269,7 @@ func (e *env) testChartDryRun(t *testing.T, helm string) {
 	if err != nil {
 		t.Fatalf("helm template certManager: %v\n%s", err, out)
 	}
-	docs, errs := webhook.ReadManifests([]string{"-"}, strings.NewReader(string(out)))
+	docs, errs := manifests.Read([]string{"-"}, strings.NewReader(string(out)))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}

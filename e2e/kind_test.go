@@ -10,7 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/nobackoff/nobackoff/webhook"
+	"github.com/nobackoff/nobackoff/internal/clusterstate"
 )
 
 // TestKind runs against a kind cluster with the chart installed (`make
@@ -35,7 +35,7 @@ func TestKind(t *testing.T) {
 		}
 	})
 	t.Run("self certificates: one Secret, caBundle patched", func(t *testing.T) {
-		client, err := webhook.KubeClient(kubeconfig)
+		client, err := clusterstate.KubeClient(kubeconfig)
 		if err != nil {
 			t.Fatal(err)
 		}

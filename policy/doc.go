@@ -3,6 +3,7 @@
 // configuration, and the checks themselves.
 //
 // Checks are pure functions of a pod spec and the facts gathered about it.
-// This package performs no network or cluster I/O; the webhook gathers facts
-// and hands them in, so every check can be tested with plain data.
+// This package performs no network or cluster I/O; the review engine
+// (internal/engine) gathers facts and hands them in, so every check can be
+// tested with plain data.
 package policy

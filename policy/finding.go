@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // ID is the stable identifier of a check. IDs are public API: users put them
@@ -147,4 +148,33 @@ type Finding struct {
 	Suggestion string
 	// Outcome is the pod state the finding foretells, if any.
 	Outcome Outcome
+}
+
+// Line renders the finding as one line, as kubectl's warnings, the
+// webhook's denials and `nobackoff check`'s text report show it:
+// [check] container "app": message
+func (f Finding) Line() string {
+	var b strings.Builder
+	b.WriteString("[")
+	b.WriteString(string(f.Check))
+	b.WriteString("] ")
+	if f.Container != "" {
+		fmt.Fprintf(&b, "container %q: ", f.Container)
+	}
+	b.WriteString(f.Message)
+	return OneLine(b.String())
+}
+
+// OneLine makes text safe for a single header line: control characters
+// become spaces.
+func OneLine(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }

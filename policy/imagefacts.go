@@ -112,8 +112,8 @@ type PullSecretIssue struct {
 	ServiceAccount string
 	Detail         string
 	// OtherNamespaces lists namespaces that hold a pull secret of this
-	// name, when it is missing from the pod's: secrets are not shared
-	// across namespaces.
+	// name, when it is missing from the pod's (at most
+	// MaxOtherNamespaces): secrets are not shared across namespaces.
 	OtherNamespaces []string
 	// Namespace is the pod's namespace.
 	Namespace string

@@ -49,12 +49,17 @@ type ObjectState struct {
 	StorageClassName *string
 	Bound            bool
 	// Elsewhere lists other namespaces that hold an object of this kind
-	// and name (namespaced kinds), sorted, at most a few.
+	// and name (namespaced kinds), sorted, at most MaxOtherNamespaces.
 	Elsewhere []string
 	// Near lists existing objects of the kind whose names are a slip of
 	// the keyboard away (cluster-wide kinds), nearest first.
 	Near []string
 }
+
+// MaxOtherNamespaces bounds the namespaces a finding names besides the
+// pod's (ObjectState.Elsewhere, PullSecretIssue.OtherNamespaces): the
+// views of the cluster keep no more.
+const MaxOtherNamespaces = 3
 
 // ObjectView answers for the objects of one pod's namespace (and the
 // cluster-wide classes). It only reads what is already held.

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/nobackoff/nobackoff/internal/engine"
+	"github.com/nobackoff/nobackoff/internal/workload"
 	"github.com/nobackoff/nobackoff/policy"
 )
 
@@ -58,7 +60,7 @@ const readTimeout = 10 * time.Second
 // controller-runtime's admission.Handler, and serves HTTP itself so that a
 // body that is not an AdmissionReview gets an HTTP 400.
 type Handler struct {
-	engine  *Engine
+	engine  *engine.Engine
 	mode    Mode
 	opts    HandlerOptions
 	metrics *Metrics
@@ -68,7 +70,7 @@ type Handler struct {
 var _ admission.Handler = (*Handler)(nil)
 
 // NewHandler returns the handler for one mode. metrics and log may be nil.
-func NewHandler(e *Engine, mode Mode, opts HandlerOptions, m *Metrics, log *slog.Logger) *Handler {
+func NewHandler(e *engine.Engine, mode Mode, opts HandlerOptions, m *Metrics, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Warn mode never denies: admit, and say that nothing was checked.
 		resp = admission.Allowed("")
-		resp.Warnings = []string{truncate(oneLine("[nobackoff] not checked: "+err.Error()), maxWarningLen)}
+		resp.Warnings = []string{truncate(policy.OneLine("[nobackoff] not checked: "+err.Error()), maxWarningLen)}
 	}
 	resp.UID = req.UID
 	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: &resp.AdmissionResponse}
@@ -196,7 +198,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	resp = admission.Allowed("")
-	resp.Warnings = []string{truncate(oneLine("[nobackoff] not checked: "+err.Error()), maxWarningLen)}
+	resp.Warnings = []string{truncate(policy.OneLine("[nobackoff] not checked: "+err.Error()), maxWarningLen)}
 	return resp
 }
 
@@ -208,17 +210,17 @@ func (h *Handler) review(ctx context.Context, req admission.Request, decoded *wi
 		return admission.Allowed(why), nil
 	}
 	ephemeral := gvk.Kind == "Pod" && req.SubResource == "ephemeralcontainers"
-	if (req.SubResource != "" && !ephemeral) || !IsWorkloadKind(gvk) {
+	if (req.SubResource != "" && !ephemeral) || !workload.IsKind(gvk) {
 		return skip("")
 	}
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return skip("")
 	}
-	object := func(obj any, raw []byte) (*Workload, error) {
+	object := func(obj any, raw []byte) (*workload.Workload, error) {
 		if obj != nil {
-			return workloadFromObject(gvk, obj)
+			return workload.FromObject(gvk, obj)
 		}
-		return decodeWorkload(gvk, raw, false)
+		return workload.DecodeUnchecked(gvk, raw, false)
 	}
 	var pre, preOld any
 	if decoded != nil {
@@ -237,7 +239,7 @@ func (h *Handler) review(ctx context.Context, req admission.Request, decoded *wi
 	if w.ControllerOwned() && !h.opts.CheckControllerOwned {
 		return skip("created by a checked controller: its template was checked")
 	}
-	var old *Workload
+	var old *workload.Workload
 	if req.Operation == admissionv1.Update {
 		if old, err = object(preOld, req.OldObject.Raw); err != nil {
 			return admission.Response{}, fmt.Errorf("decoding the old %s: %w", gvk.Kind, err)
@@ -249,7 +251,7 @@ func (h *Handler) review(ctx context.Context, req admission.Request, decoded *wi
 	// Limits apply to what is checked, not to an unchanged object: an
 	// object over them can still be updated (its status, its labels), and
 	// fixed.
-	if err := checkLimits(w); err != nil {
+	if err := workload.CheckLimits(w); err != nil {
 		return admission.Response{}, fmt.Errorf("decoding %s: %w", gvk.Kind, err)
 	}
 
@@ -268,7 +270,7 @@ func (h *Handler) review(ctx context.Context, req admission.Request, decoded *wi
 // with what was found where. Warnings are not logged at info level: at a
 // busy API server they would be a line per pod, and the audit annotations
 // and metrics already hold them.
-func (h *Handler) logReview(ctx context.Context, req admission.Request, w *Workload, res *Result, verdict string, took time.Duration) {
+func (h *Handler) logReview(ctx context.Context, req admission.Request, w *workload.Workload, res *engine.Result, verdict string, took time.Duration) {
 	level := slog.LevelDebug
 	if verdict == verdictDenied {
 		level = slog.LevelInfo
@@ -316,7 +318,7 @@ func findingRefs(fs []policy.Finding) []string {
 
 // onlyNewEphemeral keeps the findings about ephemeral containers added by
 // this request: the rest of a running pod was checked when it was created.
-func onlyNewEphemeral(res *Result, old, w *Workload) {
+func onlyNewEphemeral(res *engine.Result, old, w *workload.Workload) {
 	existing := map[string]bool{}
 	if old != nil {
 		for _, c := range old.Spec.EphemeralContainers {
@@ -338,7 +340,7 @@ func onlyNewEphemeral(res *Result, old, w *Workload) {
 
 // metricKind bounds the kind label to the kinds nobackoff checks.
 func metricKind(kind string) string {
-	for _, w := range WorkloadKinds() {
+	for _, w := range workload.Kinds() {
 		if w.Kind == kind {
 			return kind
 		}
@@ -347,7 +349,7 @@ func metricKind(kind string) string {
 }
 
 // verdict turns a review result into the response for the handler's mode.
-func (h *Handler) verdict(w *Workload, res *Result) admission.Response {
+func (h *Handler) verdict(w *workload.Workload, res *engine.Result) admission.Response {
 	deny := h.mode == Enforce && res.Count(policy.Error) > 0
 	var resp admission.Response
 	if deny {
@@ -371,7 +373,7 @@ func (h *Handler) verdict(w *Workload, res *Result) admission.Response {
 
 // auditAnnotations record what was found and what was exempted; the API
 // server prefixes each key with the webhook's name.
-func auditAnnotations(mode Mode, verdict string, res *Result) map[string]string {
+func auditAnnotations(mode Mode, verdict string, res *engine.Result) map[string]string {
 	a := map[string]string{"mode": string(mode), "verdict": verdict}
 	list := func(fs []policy.Finding) string {
 		parts := make([]string, len(fs))

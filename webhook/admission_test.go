@@ -13,48 +13,18 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/nobackoff/nobackoff/internal/engine"
+	"github.com/nobackoff/nobackoff/internal/fixtures"
+	"github.com/nobackoff/nobackoff/internal/workload"
 	"github.com/nobackoff/nobackoff/policy"
 )
-
-// deployment returns a Deployment whose first container has an invalid
-// image (error), no memory limit (warning) on the second, and a :latest
-// image (info) on the third.
-func deployment() *appsv1.Deployment {
-	return &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{
-					{Name: "app", Image: "NGINX:1.27", Resources: limits("256Mi")},
-					{Name: "sidecar", Image: "envoyproxy/envoy:v1.31.2", // no memory limit: info only
-						LivenessProbe: sameProbe(), ReadinessProbe: sameProbe()}, // identical HTTP probes: a warning
-					{Name: "tools", Image: "busybox:latest", Resources: limits("32Mi")},
-				}},
-			},
-		},
-	}
-}
-
-func sameProbe() *corev1.Probe {
-	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(9901)}}}
-}
-
-func limits(mem string) corev1.ResourceRequirements {
-	return corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(mem)}}
-}
 
 var deploymentKind = metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
 var podKind = metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}
@@ -90,7 +60,7 @@ func reviewBody(t testing.TB, op admissionv1.Operation, kind metav1.GroupVersion
 }
 
 func newHandler(mode Mode, opts HandlerOptions) *Handler {
-	return NewHandler(NewEngine(policy.NewCatalog(policy.Options{})), mode, opts, NewMetrics(), nil)
+	return NewHandler(engine.New(policy.NewCatalog(policy.Options{})), mode, opts, NewMetrics(), nil)
 }
 
 // post sends a body to the handler and decodes the AdmissionResponse.
@@ -141,7 +111,7 @@ func warningIDs(t testing.TB, warnings []string) []string {
 }
 
 func TestWarnModeAllowsWithWarnings(t *testing.T) {
-	resp := post(t, newHandler(Warn, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, deployment(), nil))
+	resp := post(t, newHandler(Warn, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, fixtures.Deployment(), nil))
 	if !resp.Allowed {
 		t.Fatalf("warn mode denied: %+v", resp.Result)
 	}
@@ -162,7 +132,7 @@ func TestWarnModeAllowsWithWarnings(t *testing.T) {
 }
 
 func TestEnforceModeDenies(t *testing.T) {
-	resp := post(t, newHandler(Enforce, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, deployment(), nil))
+	resp := post(t, newHandler(Enforce, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, fixtures.Deployment(), nil))
 	if resp.Allowed {
 		t.Fatal("enforce mode allowed an object with an error-level finding")
 	}
@@ -185,7 +155,7 @@ func TestEnforceModeDenies(t *testing.T) {
 }
 
 func TestEnforceModeAllowsWarningsOnly(t *testing.T) {
-	d := deployment()
+	d := fixtures.Deployment()
 	d.Spec.Template.Spec.Containers[0].Image = "nginx:1.27"
 	resp := post(t, newHandler(Enforce, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
 	if !resp.Allowed {
@@ -198,7 +168,7 @@ func TestEnforceModeAllowsWarningsOnly(t *testing.T) {
 
 func TestDryRunAnsweredTheSame(t *testing.T) {
 	var r admissionv1.AdmissionReview
-	if err := json.Unmarshal(reviewBody(t, admissionv1.Create, deploymentKind, deployment(), nil), &r); err != nil {
+	if err := json.Unmarshal(reviewBody(t, admissionv1.Create, deploymentKind, fixtures.Deployment(), nil), &r); err != nil {
 		t.Fatal(err)
 	}
 	r.Request.DryRun = ptr.To(true)
@@ -209,15 +179,15 @@ func TestDryRunAnsweredTheSame(t *testing.T) {
 }
 
 func TestUpdateChecksOnlyChangedPodSpecs(t *testing.T) {
-	old := deployment()
-	scaled := deployment()
+	old := fixtures.Deployment()
+	scaled := fixtures.Deployment()
 	scaled.Spec.Replicas = ptr.To[int32](5)
 	scaled.Spec.Template.Annotations = map[string]string{"kubectl.kubernetes.io/restartedAt": "2026-11-22T00:00:00Z"}
 	h := newHandler(Enforce, HandlerOptions{})
 	if resp := post(t, h, reviewBody(t, admissionv1.Update, deploymentKind, scaled, old)); !resp.Allowed || len(resp.Warnings) > 0 {
 		t.Fatalf("unchanged pod spec: allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
 	}
-	changed := deployment()
+	changed := fixtures.Deployment()
 	changed.Spec.Template.Spec.Containers[1].Image = "envoyproxy/envoy:v1.32.0"
 	if resp := post(t, h, reviewBody(t, admissionv1.Update, deploymentKind, changed, old)); resp.Allowed {
 		t.Fatal("changed pod spec with an invalid image was allowed in enforce mode")
@@ -254,11 +224,11 @@ func TestNotCheckedRequests(t *testing.T) {
 	svc := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: metav1.ObjectMeta{Name: "web"}}
 	cases := map[string][]byte{
 		"unknown kind": reviewBody(t, admissionv1.Create, metav1.GroupVersionKind{Version: "v1", Kind: "Service"}, svc, nil),
-		"delete":       reviewBody(t, admissionv1.Delete, deploymentKind, deployment(), nil),
-		"old version":  reviewBody(t, admissionv1.Create, metav1.GroupVersionKind{Group: "apps", Version: "v1beta1", Kind: "Deployment"}, deployment(), nil),
+		"delete":       reviewBody(t, admissionv1.Delete, deploymentKind, fixtures.Deployment(), nil),
+		"old version":  reviewBody(t, admissionv1.Create, metav1.GroupVersionKind{Group: "apps", Version: "v1beta1", Kind: "Deployment"}, fixtures.Deployment(), nil),
 	}
 	var sub admissionv1.AdmissionReview
-	_ = json.Unmarshal(reviewBody(t, admissionv1.Update, deploymentKind, deployment(), deployment()), &sub)
+	_ = json.Unmarshal(reviewBody(t, admissionv1.Update, deploymentKind, fixtures.Deployment(), fixtures.Deployment()), &sub)
 	sub.Request.SubResource = "scale"
 	cases["subresource"], _ = json.Marshal(sub)
 	for name, body := range cases {
@@ -271,7 +241,7 @@ func TestNotCheckedRequests(t *testing.T) {
 }
 
 func TestSkipAnnotation(t *testing.T) {
-	d := deployment()
+	d := fixtures.Deployment()
 	d.Annotations = map[string]string{policy.SkipAnnotation: "image.invalid-reference"}
 	d.Spec.Template.Annotations = map[string]string{policy.SkipAnnotation: "probe.liveness-equals-readiness, image.mutable-tag"}
 	resp := post(t, newHandler(Enforce, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
@@ -293,7 +263,7 @@ func TestSkipAnnotation(t *testing.T) {
 }
 
 func TestInvalidAnnotationsWarnNotDeny(t *testing.T) {
-	d := deployment()
+	d := fixtures.Deployment()
 	d.Spec.Template.Spec.Containers[0].Image = "nginx:1.27"
 	d.Spec.Template.Annotations = map[string]string{
 		policy.SkipAnnotation:            "probe.liveness-equals-readiness,image.no-such-check",
@@ -318,11 +288,11 @@ func TestInvalidAnnotationsWarnNotDeny(t *testing.T) {
 }
 
 func TestWarningLimits(t *testing.T) {
-	d := deployment()
+	d := fixtures.Deployment()
 	var cs []corev1.Container
 	for i := range 60 {
 		cs = append(cs, corev1.Container{Name: fmt.Sprintf("container-with-a-long-name-%02d-%s", i, strings.Repeat("x", 30)), Image: "NGINX:1",
-			LivenessProbe: sameProbe(), ReadinessProbe: sameProbe()})
+			LivenessProbe: fixtures.SameProbe(), ReadinessProbe: fixtures.SameProbe()})
 	}
 	d.Spec.Template.Spec.Containers = cs
 	resp := post(t, newHandler(Warn, HandlerOptions{}), reviewBody(t, admissionv1.Create, deploymentKind, d, nil))
@@ -398,22 +368,22 @@ func (panicking) Check(context.Context, *policy.Pod) ([]policy.Finding, error) {
 func TestFailuresNeverDenyInWarnMode(t *testing.T) {
 	undecodable := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"7f0b2b4e-1d5c-4a57-9d0e-1c6f5d8e2a01",
 		"kind":{"group":"apps","version":"v1","kind":"Deployment"},"operation":"CREATE","object":{"spec":{"replicas":"two"}}}}`)
-	panicky := NewEngine(policy.NewCatalogOf([]policy.Check{panicking{}}, nil))
+	panicky := engine.New(policy.NewCatalogOf([]policy.Check{panicking{}}, nil))
 	cases := map[string]struct {
-		engine *Engine
-		body   []byte
+		eng  *engine.Engine
+		body []byte
 	}{
-		"undecodable object": {NewEngine(policy.NewCatalog(policy.Options{})), undecodable},
-		"panicking check":    {panicky, reviewBody(t, admissionv1.Create, deploymentKind, deployment(), nil)},
+		"undecodable object": {engine.New(policy.NewCatalog(policy.Options{})), undecodable},
+		"panicking check":    {panicky, reviewBody(t, admissionv1.Create, deploymentKind, fixtures.Deployment(), nil)},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			warn := NewHandler(c.engine, Warn, HandlerOptions{}, NewMetrics(), nil)
+			warn := NewHandler(c.eng, Warn, HandlerOptions{}, NewMetrics(), nil)
 			resp := post(t, warn, c.body)
 			if !resp.Allowed || fmt.Sprint(warningIDs(t, resp.Warnings)) != "[nobackoff]" {
 				t.Fatalf("warn mode: allowed=%v warnings=%v", resp.Allowed, resp.Warnings)
 			}
-			rec := serveReview(NewHandler(c.engine, Enforce, HandlerOptions{}, NewMetrics(), nil), c.body)
+			rec := serveReview(NewHandler(c.eng, Enforce, HandlerOptions{}, NewMetrics(), nil), c.body)
 			if rec.Code != http.StatusInternalServerError {
 				t.Fatalf("enforce mode: HTTP %d, want 500 so that failurePolicy decides", rec.Code)
 			}
@@ -425,13 +395,13 @@ func TestControllerOwnedWorkloads(t *testing.T) {
 	owned := func(obj metav1.Object, apiVersion, kind string) {
 		obj.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: apiVersion, Kind: kind, Name: "owner", UID: "u", Controller: ptr.To(true)}})
 	}
-	rs := deployment() // same shape as a ReplicaSet's spec
+	rs := fixtures.Deployment() // same shape as a ReplicaSet's spec
 	rsKind := metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ReplicaSet"}
 	owned(rs, "apps/v1", "Deployment")
 	rs.Kind = "ReplicaSet"
 
 	job := &batchv1.Job{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}, ObjectMeta: metav1.ObjectMeta{Name: "report-123", Namespace: "shop"},
-		Spec: batchv1.JobSpec{Template: deployment().Spec.Template}}
+		Spec: batchv1.JobSpec{Template: fixtures.Deployment().Spec.Template}}
 	owned(job, "batch/v1", "CronJob")
 	jobKind := metav1.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}
 
@@ -465,5 +435,34 @@ func TestEphemeralContainers(t *testing.T) {
 	got := resp.AuditAnnotations["findings"]
 	if got != "image.invalid-reference@spec.ephemeralContainers[0].image" {
 		t.Fatalf("findings %q: want only the new ephemeral container's", got)
+	}
+}
+
+// TestOverLimitAdmission: the webhook does not check a workload over a
+// limit; warn mode says so in a warning, enforce mode answers HTTP 500 so
+// that the webhook's failurePolicy decides.
+func TestOverLimitAdmission(t *testing.T) {
+	d := fixtures.Deployment()
+	d.Spec.Template.Spec.Containers[1].Image = strings.Repeat("x", workload.MaxImageBytes+1)
+	body := reviewBody(t, admissionv1.Create, deploymentKind, d, nil)
+
+	resp := post(t, newHandler(Warn, HandlerOptions{}), body)
+	if !resp.Allowed || fmt.Sprint(warningIDs(t, resp.Warnings)) != "[nobackoff]" {
+		t.Fatalf("warn mode: allowed=%v warnings=%v: want admitted with one not-checked warning", resp.Allowed, resp.Warnings)
+	}
+	if rec := serveReview(newHandler(Enforce, HandlerOptions{}), body); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("enforce mode: HTTP %d, want 500", rec.Code)
+	}
+
+	// An UPDATE that leaves such a pod spec as it is (labels, replicas) is
+	// not checked, so the limits do not stand in its way.
+	updated := d.DeepCopy()
+	updated.Labels = map[string]string{"team": "shop"}
+	update := reviewBody(t, admissionv1.Update, deploymentKind, updated, d)
+	if rec := serveReview(newHandler(Enforce, HandlerOptions{}), update); rec.Code != http.StatusOK {
+		t.Fatalf("enforce mode, unchanged spec: HTTP %d, want 200", rec.Code)
+	}
+	if resp := post(t, newHandler(Enforce, HandlerOptions{}), update); !resp.Allowed || len(resp.Warnings) != 0 {
+		t.Fatalf("enforce mode, unchanged spec: allowed=%v warnings=%v: want admitted, not checked", resp.Allowed, resp.Warnings)
 	}
 }

@@ -12,6 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/nobackoff/nobackoff/internal/clusterstate"
+	"github.com/nobackoff/nobackoff/internal/engine"
+	"github.com/nobackoff/nobackoff/internal/fixtures"
+	"github.com/nobackoff/nobackoff/internal/manifests"
 	"github.com/nobackoff/nobackoff/internal/testregistry"
 	"github.com/nobackoff/nobackoff/policy"
 )
@@ -19,7 +23,7 @@ import (
 // benchDeployment is a realistic 3-container Deployment: an app with
 // probes, env and a heap flag, a sidecar proxy and a log shipper.
 func benchDeployment(tb testing.TB) []byte {
-	d := deployment()
+	d := fixtures.Deployment()
 	probe := func(path string) *corev1.Probe {
 		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}}}
 	}
@@ -30,11 +34,11 @@ func benchDeployment(tb testing.TB) []byte {
 			Command: []string{"java"}, Args: []string{"-Xmx768m", "-jar", "/app/billing.jar"},
 			Env:       []corev1.EnvVar{{Name: "SPRING_PROFILES_ACTIVE", Value: "prod"}, {Name: "JAVA_TOOL_OPTIONS", Value: "-XX:+UseG1GC"}},
 			Ports:     []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
-			Resources: limits("1Gi"), StartupProbe: probe("/health/started"), LivenessProbe: probe("/health/live"), ReadinessProbe: probe("/health/ready"),
+			Resources: fixtures.MemoryLimit("1Gi"), StartupProbe: probe("/health/started"), LivenessProbe: probe("/health/live"), ReadinessProbe: probe("/health/ready"),
 		},
 		{
 			Name: "proxy", Image: "envoyproxy/envoy:v1.31.2", Ports: []corev1.ContainerPort{{Name: "admin", ContainerPort: 9901}},
-			Resources: limits("128Mi"), ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(9901)}}},
+			Resources: fixtures.MemoryLimit("128Mi"), ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(9901)}}},
 		},
 		{Name: "logs", Image: "fluent/fluent-bit:3.1.9"},
 	}
@@ -67,7 +71,7 @@ func BenchmarkReviewDeploymentWarm(b *testing.B) {
 	reg := testregistry.New(b)
 	app := v1.Config{Entrypoint: []string{"/app"}, User: "1000"}
 	amd64, arm64 := v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64"}
-	d := deployment()
+	d := fixtures.Deployment()
 	d.Namespace = "bench"
 	d.Spec.Replicas = ptr.To[int32](3)
 	probe := func(path string) *corev1.Probe {
@@ -85,13 +89,13 @@ func BenchmarkReviewDeploymentWarm(b *testing.B) {
 			Command: []string{"java"}, Args: []string{"-Xmx512m", "-jar", "/app/billing.jar"},
 			Env:       []corev1.EnvVar{{Name: "SPRING_PROFILES_ACTIVE", Value: "prod"}, {Name: "JAVA_TOOL_OPTIONS", Value: "-XX:+UseG1GC"}},
 			Ports:     []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
-			Resources: limits("1Gi"), StartupProbe: startup, LivenessProbe: probe("/health/live"), ReadinessProbe: probe("/health/ready"),
+			Resources: fixtures.MemoryLimit("1Gi"), StartupProbe: startup, LivenessProbe: probe("/health/live"), ReadinessProbe: probe("/health/ready"),
 		},
 		{
 			Name: "proxy", Image: reg.Host + "/" + images[1], Ports: []corev1.ContainerPort{{Name: "admin", ContainerPort: 9901}},
-			Resources: limits("128Mi"), ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(9901)}}},
+			Resources: fixtures.MemoryLimit("128Mi"), ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(9901)}}},
 		},
-		{Name: "logs", Image: reg.Host + "/" + images[2], Resources: limits("64Mi")},
+		{Name: "logs", Image: reg.Host + "/" + images[2], Resources: fixtures.MemoryLimit("64Mi")},
 	}
 	for i := range d.Spec.Template.Spec.Containers {
 		c := &d.Spec.Template.Spec.Containers[i]
@@ -99,18 +103,18 @@ func BenchmarkReviewDeploymentWarm(b *testing.B) {
 	}
 	body := reviewBody(b, admissionv1.Create, deploymentKind, d, nil)
 
-	cluster := NewStaticCluster(nil)
-	docs, errs := ReadManifests([]string{"-"}, strings.NewReader(benchClusterYAML))
+	cluster := clusterstate.NewStaticCluster(nil)
+	docs, errs := manifests.Read([]string{"-"}, strings.NewReader(benchClusterYAML))
 	errs = append(errs, cluster.AddDocuments(docs)...)
 	for _, err := range errs {
 		b.Fatal(err)
 	}
-	lookups, err := NewLookups(RegistrySettings{Budget: 5 * time.Second, AllowLoopback: true}, cluster, nil)
+	lookups, err := engine.NewLookups(engine.RegistrySettings{Budget: 5 * time.Second, AllowLoopback: true}, cluster, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine := NewEngine(policy.NewCatalog(policy.Options{})).WithLookups(lookups).WithObjects(cluster)
-	h := NewHandler(engine, Warn, HandlerOptions{}, NewMetrics(), nil)
+	eng := engine.New(policy.NewCatalog(policy.Options{})).WithLookups(lookups).WithObjects(cluster)
+	h := NewHandler(eng, Warn, HandlerOptions{}, NewMetrics(), nil)
 	if resp := post(b, h, body); len(resp.Warnings) != 0 {
 		b.Fatalf("the benchmark Deployment draws warnings %q: it should be healthy", resp.Warnings)
 	}

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nobackoff/nobackoff/internal/engine"
 )
 
 // Metrics are nobackoff's Prometheus metrics, kept in their own registry.
@@ -61,7 +63,7 @@ func (m *Metrics) observeDuration(mode Mode, d time.Duration) {
 	}
 }
 
-func (m *Metrics) recordFindings(res *Result) {
+func (m *Metrics) recordFindings(res *engine.Result) {
 	if m == nil {
 		return
 	}

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/nobackoff/nobackoff/internal/engine"
+	"github.com/nobackoff/nobackoff/internal/workload"
 	"github.com/nobackoff/nobackoff/policy"
 )
 
@@ -28,26 +29,12 @@ const (
 	maxDenialHardLen = 32 << 10
 )
 
-// findingLine renders a finding as one line:
-// [check] container "app": message
-func findingLine(f policy.Finding) string {
-	var b strings.Builder
-	b.WriteString("[")
-	b.WriteString(string(f.Check))
-	b.WriteString("] ")
-	if f.Container != "" {
-		fmt.Fprintf(&b, "container %q: ", f.Container)
-	}
-	b.WriteString(f.Message)
-	return oneLine(b.String())
-}
-
 // warningLine is a finding as a kubectl warning: the fix is added when the
 // line stays within the per-warning limit.
 func warningLine(f policy.Finding) string {
-	line := findingLine(f)
+	line := f.Line()
 	if f.Fix != "" {
-		if withFix := line + "; fix: " + oneLine(f.Fix); len(withFix) <= maxWarningLen {
+		if withFix := line + "; fix: " + policy.OneLine(f.Fix); len(withFix) <= maxWarningLen {
 			return withFix
 		}
 	}
@@ -57,7 +44,7 @@ func warningLine(f policy.Finding) string {
 // Warnings renders what kubectl should print. includeErrors is false when
 // error-level findings go into a denial instead. Info findings are never
 // sent to kubectl.
-func Warnings(res *Result, includeErrors bool) []string {
+func Warnings(res *engine.Result, includeErrors bool) []string {
 	var lines []string
 	for _, f := range res.Findings {
 		if f.Severity == policy.Info || (f.Severity == policy.Error && !includeErrors) {
@@ -66,10 +53,10 @@ func Warnings(res *Result, includeErrors bool) []string {
 		lines = append(lines, warningLine(f))
 	}
 	for _, e := range res.Invalid {
-		lines = append(lines, truncate(oneLine("[nobackoff] "+e.Error()), maxWarningLen))
+		lines = append(lines, truncate(policy.OneLine("[nobackoff] "+e.Error()), maxWarningLen))
 	}
 	for _, cf := range res.Failures {
-		lines = append(lines, truncate(oneLine(fmt.Sprintf("[%s] could not be evaluated: %v", cf.Check, cf.Err)), maxWarningLen))
+		lines = append(lines, truncate(policy.OneLine(fmt.Sprintf("[%s] could not be evaluated: %v", cf.Check, cf.Err)), maxWarningLen))
 	}
 	return capWarnings(lines)
 }
@@ -93,7 +80,7 @@ func capWarnings(lines []string) []string {
 // finding's text is shortened to a fair share of it: every finding keeps
 // its check ID and field path, so the denial names every problem (up to
 // maxDenialHardLen).
-func DenialMessage(w *Workload, res *Result) string {
+func DenialMessage(w *workload.Workload, res *engine.Result) string {
 	var errs []policy.Finding
 	for _, f := range res.Findings {
 		if f.Severity == policy.Error {
@@ -133,13 +120,13 @@ const (
 // denialEntry renders one finding for a denial in about share bytes,
 // shortening its message and fix (never its check ID) when it is longer.
 func denialEntry(f policy.Finding, share int) string {
-	line, fix, field := findingLine(f), oneLine(f.Fix), truncate(oneLine(f.Field), maxDenialPath)
+	line, fix, field := f.Line(), policy.OneLine(f.Fix), truncate(policy.OneLine(f.Field), maxDenialPath)
 	if share < compactBelow {
 		head := "[" + string(f.Check) + "]"
 		if f.Container != "" {
 			head += " container " + strconv.Quote(truncate(f.Container, 64))
 		}
-		return "\n- " + oneLine(head) + "\n  at " + field
+		return "\n- " + policy.OneLine(head) + "\n  at " + field
 	}
 	room := share - len("\n- \n  at ") - len(field)
 	if fix != "" {
@@ -158,20 +145,6 @@ func denialEntry(f policy.Finding, share int) string {
 		entry += "\n  fix: " + fix
 	}
 	return entry
-}
-
-// oneLine makes text safe for a single header line: control characters
-// become spaces.
-func oneLine(s string) string {
-	if strings.IndexFunc(s, unicode.IsControl) < 0 {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // truncate shortens s to at most n bytes without splitting a character.

@@ -5,18 +5,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nobackoff/nobackoff/internal/engine"
+	"github.com/nobackoff/nobackoff/internal/workload"
 	"github.com/nobackoff/nobackoff/policy"
 )
 
 // TestDenialNamesEveryProblem: findings too long for the denial are
 // shortened, never left out; each keeps its check ID and field path.
 func TestDenialNamesEveryProblem(t *testing.T) {
-	w := &Workload{Kind: "Deployment"}
+	w := &workload.Workload{Kind: "Deployment"}
 	w.Namespace, w.Name = "shop", "web"
 	long := strings.Repeat("a very long explanation ", 1000)
 	for _, n := range []int{1, 2, 30, 200, 5000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			var res Result
+			var res engine.Result
 			for i := range n {
 				f := policy.Finding{Check: policy.ImageTagNotFound, Severity: policy.Error, Container: fmt.Sprintf("c%d", i),
 					Field: fmt.Sprintf("spec.template.spec.containers[%d].image", i), Message: long}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+
+	"github.com/nobackoff/nobackoff/internal/engine"
 )
 
 // Paths served by the admission server.
@@ -89,7 +91,7 @@ type Server struct {
 
 // NewServer loads the certificate and prepares the routes. It fails when
 // the certificate or key cannot be read.
-func NewServer(e *Engine, o ServerOptions) (*Server, error) {
+func NewServer(e *engine.Engine, o ServerOptions) (*Server, error) {
 	if o.CertFile == "" || o.KeyFile == "" {
 		return nil, errors.New("a certificate file and a key file are required")
 	}

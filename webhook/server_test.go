@@ -30,6 +30,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/nobackoff/nobackoff/internal/engine"
 	"github.com/nobackoff/nobackoff/policy"
 )
 
@@ -107,7 +108,7 @@ func TestServer(t *testing.T) {
 	pool := writeCert(t, certFile, keyFile, 1)
 	port := freePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	srv, err := NewServer(NewEngine(policy.NewCatalog(policy.Options{})), ServerOptions{
+	srv, err := NewServer(engine.New(policy.NewCatalog(policy.Options{})), ServerOptions{
 		Host: "127.0.0.1", Port: port, CertFile: certFile, KeyFile: keyFile, ShutdownDelay: 300 * time.Millisecond,
 	})
 	if err != nil {
@@ -381,7 +382,7 @@ func startTestServer(t *testing.T, delay time.Duration) *testServer {
 	ts := &testServer{pool: writeCert(t, certFile, keyFile, 1), logs: &syncBuffer{}, done: make(chan error, 1)}
 	port := freePort(t)
 	ts.addr = "127.0.0.1:" + strconv.Itoa(port)
-	srv, err := NewServer(NewEngine(policy.NewCatalog(policy.Options{})), ServerOptions{
+	srv, err := NewServer(engine.New(policy.NewCatalog(policy.Options{})), ServerOptions{
 		Host: "127.0.0.1", Port: port, CertFile: certFile, KeyFile: keyFile, ShutdownDelay: delay,
 		Log: slog.New(slog.NewJSONHandler(ts.logs, nil)),
 	})

@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/nobackoff/nobackoff/internal/workload"
 )
 
 // The admission path reads JSON with the encoding/json v2 implementation:
@@ -19,22 +21,10 @@ import (
 // names, valid UTF-8, no duplicate names), and v2 decodes them at under
 // half the CPU of encoding/json, without its separate validation scan.
 // Names match exactly, as the API server's own decoder matches them;
-// unknown fields are ignored. Manifests read by the CLI keep the API
-// server's strict decoder (sigs.k8s.io/json), whose errors name the field
-// as kubectl would.
-
-// wireOptions are lenient where encoding/json was, so that no review
-// encoding/json accepted is refused: duplicate names keep the last value
-// and invalid UTF-8 is replaced.
-var wireOptions = json.JoinOptions(
-	jsontext.AllowDuplicateNames(true),
-	jsontext.AllowInvalidUTF8(true),
-)
-
-// unmarshalWire decodes one JSON value from the admission path.
-func unmarshalWire(data []byte, into any) error {
-	return json.Unmarshal(data, into, wireOptions)
-}
+// unknown fields are ignored. The options (workload.WireOptions) are the
+// workload decoder's, which reads the objects a review carries the same
+// way. Manifests read by the CLI keep the API server's strict decoder
+// (sigs.k8s.io/json), whose errors name the field as kubectl would.
 
 // writeWire writes v as encoding/json would (its omitempty, null for nil
 // slices and maps, ...) with the v2 implementation.
@@ -63,7 +53,7 @@ type onePass struct {
 
 var onePassPool = sync.Pool{New: func() any {
 	p := &onePass{}
-	p.options = json.JoinOptions(wireOptions, json.WithUnmarshalers(json.JoinUnmarshalers(
+	p.options = json.JoinOptions(workload.WireOptions, json.WithUnmarshalers(json.JoinUnmarshalers(
 		json.UnmarshalFromFunc(p.requestKind),
 		json.UnmarshalFromFunc(p.rawObject),
 	)))
@@ -103,7 +93,7 @@ func (p *onePass) rawObject(dec *jsontext.Decoder, _ *runtime.RawExtension) erro
 	default:
 		return errors.ErrUnsupported
 	}
-	obj := newWorkloadObject(schema.GroupVersionKind{Group: p.kind.Group, Version: p.kind.Version, Kind: p.kind.Kind})
+	obj := workload.NewObject(schema.GroupVersionKind{Group: p.kind.Group, Version: p.kind.Version, Kind: p.kind.Kind})
 	if obj == nil {
 		return errors.ErrUnsupported
 	}
@@ -129,7 +119,7 @@ func unmarshalReview(data []byte) (*wireReview, error) {
 		return review, nil
 	}
 	review = &wireReview{}
-	if err := unmarshalWire(data, &review.AdmissionReview); err != nil {
+	if err := workload.UnmarshalWire(data, &review.AdmissionReview); err != nil {
 		return nil, err
 	}
 	return review, nil

@@ -7,7 +7,10 @@ import (
 	"io"
 	"time"
 
-	"github.com/nobackoff/nobackoff/webhook"
+	"github.com/nobackoff/nobackoff/internal/clusterstate"
+	"github.com/nobackoff/nobackoff/internal/engine"
+	"github.com/nobackoff/nobackoff/internal/manifests"
+	"github.com/nobackoff/nobackoff/internal/report"
 )
 
 func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -60,56 +63,56 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nobackoff check:", err)
 		return exitUsage
 	}
-	engine, err := webhook.NewEngineFromSettings(webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity, ClusterAutoscales: autoscales})
+	eng, err := engine.FromSettings(engine.CatalogSettings{ExpectedStartup: startup, Severity: severity, ClusterAutoscales: autoscales})
 	if err != nil {
 		fmt.Fprintln(stderr, "nobackoff check: --"+err.Error())
 		return exitUsage
 	}
 
 	// live layers the input over the cluster of --kubeconfig.
-	live := func(input *webhook.StaticCluster) (clusterView, bool) {
+	live := func(input *clusterstate.StaticCluster) (clusterView, bool) {
 		if *kubeconfig == "" {
 			return input, true
 		}
-		client, namespace, err := webhook.LiveClient(*kubeconfig, *kubeContext)
+		client, namespace, err := clusterstate.LiveClient(*kubeconfig, *kubeContext)
 		if err != nil {
 			fmt.Fprintln(stderr, "nobackoff check: --kubeconfig:", err)
 			return nil, false
 		}
-		return webhook.NewLiveCluster(input, client, webhook.LiveOptions{Namespace: namespace, Log: log}), true
+		return clusterstate.NewLiveCluster(input, client, clusterstate.LiveOptions{Namespace: namespace, Log: log}), true
 	}
 
-	docs, errs := webhook.ReadManifests(files, stdin)
+	docs, errs := manifests.Read(files, stdin)
 	if *offline {
 		// No registry: the pull secrets in the input are still judged.
-		input := webhook.NewStaticCluster(nil)
+		input := clusterstate.NewStaticCluster(nil)
 		errs = append(errs, input.AddDocuments(docs)...)
 		cluster, ok := live(input)
 		if !ok {
 			return exitUsage
 		}
-		engine = engine.WithLookups(&webhook.Lookups{Cluster: cluster, Log: log}).WithObjects(cluster)
+		eng = eng.WithLookups(&engine.Lookups{Cluster: cluster, Log: log}).WithObjects(cluster)
 	} else {
 		if len(platforms) == 0 {
 			platforms = stringList{"linux/amd64"}
 		}
-		pls, err := webhook.ParsePlatforms(platforms)
+		pls, err := engine.ParsePlatforms(platforms)
 		if err != nil {
 			fmt.Fprintln(stderr, "nobackoff check: --platform:", err)
 			return exitUsage
 		}
-		nodeKeyring, err := webhook.NodeCredentials(*dockerConfig)
+		nodeKeyring, err := engine.NodeCredentials(*dockerConfig)
 		if err != nil {
 			fmt.Fprintln(stderr, "nobackoff check: --docker-config:", err)
 			return exitUsage
 		}
-		input := webhook.NewStaticCluster(pls)
+		input := clusterstate.NewStaticCluster(pls)
 		errs = append(errs, input.AddDocuments(docs)...)
 		cluster, ok := live(input)
 		if !ok {
 			return exitUsage
 		}
-		lookups, err := webhook.NewLookups(webhook.RegistrySettings{
+		lookups, err := engine.NewLookups(engine.RegistrySettings{
 			Insecure: insecure, NodeCredentials: nodeCreds, Mirrors: mirrors, CAFile: *caFile,
 			Budget: *budget, AllowLoopback: true,
 		}, cluster, nodeKeyring)
@@ -118,9 +121,9 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		lookups.Log = log
-		engine = engine.WithLookups(lookups).WithObjects(cluster)
+		eng = eng.WithLookups(lookups).WithObjects(cluster)
 	}
-	rep, checkErrs := webhook.CheckDocuments(context.Background(), engine, docs)
+	rep, checkErrs := report.CheckDocuments(context.Background(), eng, docs)
 	errs = append(errs, checkErrs...)
 
 	if *output == "json" {
@@ -147,8 +150,8 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // clusterView is what `nobackoff check` reads the objects from: the input
 // alone, or layered over a live cluster.
 type clusterView interface {
-	webhook.ClusterView
-	webhook.ObjectIndex
+	engine.ClusterView
+	engine.ObjectIndex
 }
 
 // flagSet reports whether a flag was given.

@@ -14,6 +14,8 @@ import (
 	"github.com/go-logr/logr"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/nobackoff/nobackoff/internal/clusterstate"
+	"github.com/nobackoff/nobackoff/internal/engine"
 	"github.com/nobackoff/nobackoff/webhook"
 )
 
@@ -66,15 +68,15 @@ func serve(args []string, stderr io.Writer) int {
 	gc.apply()
 	log.Debug("garbage collector", "gogc", gc.percent, "softLimitBytes", gc.softLimit, "from", gc.source)
 	crlog.SetLogger(logr.FromSlogHandler(log.Handler()))
-	catalog := webhook.CatalogSettings{ExpectedStartup: startup, Severity: severity}
+	catalog := engine.CatalogSettings{ExpectedStartup: startup, Severity: severity}
 	if flagSet(fs, "cluster-autoscales") {
 		catalog.ClusterAutoscales = autoscales
 	}
-	registries := webhook.RegistrySettings{
+	registries := engine.RegistrySettings{
 		Insecure: insecure, NodeCredentials: nodeCreds, Mirrors: mirrors, CAFile: *caFile, Budget: *budget, AllowLoopback: *loopback,
 	}
 	if *configFile != "" {
-		cfg, err := webhook.LoadConfig(*configFile)
+		cfg, err := engine.LoadConfig(*configFile)
 		if err != nil {
 			fmt.Fprintln(stderr, "nobackoff serve: --config:", err)
 			return exitUsage
@@ -83,7 +85,7 @@ func serve(args []string, stderr io.Writer) int {
 		fs.Visit(func(f *flag.Flag) { budgetSet = budgetSet || f.Name == "registry-timeout" })
 		cfg.Apply(&catalog, &registries, budgetSet)
 	}
-	engine, err := webhook.NewEngineFromSettings(catalog)
+	eng, err := engine.FromSettings(catalog)
 	if err != nil {
 		fmt.Fprintln(stderr, "nobackoff serve: "+err.Error())
 		return exitUsage
@@ -94,12 +96,12 @@ func serve(args []string, stderr io.Writer) int {
 		Handler: webhook.HandlerOptions{CheckControllerOwned: *owned}, Log: log,
 	}
 	if *lookups {
-		cluster, err := webhook.ConnectCluster(*kubeconfig, 10*time.Minute, webhook.ClusterOptions{Objects: *objects, SecretKeys: *secretKeys})
+		cluster, err := clusterstate.ConnectCluster(*kubeconfig, 10*time.Minute, clusterstate.ClusterOptions{Objects: *objects, SecretKeys: *secretKeys})
 		if err != nil {
 			fmt.Fprintf(stderr, "nobackoff serve: %v\n(registry lookups need the cluster's pull secrets; run in a cluster, give --kubeconfig, or --registry-lookups=false)\n", err)
 			return exitUsage
 		}
-		l, err := webhook.NewLookups(registries, cluster, nil)
+		l, err := engine.NewLookups(registries, cluster, nil)
 		if err != nil {
 			fmt.Fprintln(stderr, "nobackoff serve: "+err.Error())
 			return exitUsage
@@ -108,14 +110,14 @@ func serve(args []string, stderr io.Writer) int {
 		// The nodes are watched either way (for their platforms): the
 		// placement checks read them; without --cluster-state the object
 		// and namespace-policy checks find nothing known and say nothing.
-		engine = engine.WithLookups(l).WithObjects(cluster)
+		eng = eng.WithLookups(l).WithObjects(cluster)
 		opts.Prepare = func(ctx context.Context) error { return cluster.Start(ctx, 2*time.Minute) }
 		opts.Collectors = l.Resolver.Metrics().Collectors()
 	}
 	switch *certMode {
 	case "files":
 	case "self":
-		client, err := webhook.KubeClient(*kubeconfig)
+		client, err := clusterstate.KubeClient(*kubeconfig)
 		if err != nil {
 			fmt.Fprintln(stderr, "nobackoff serve: --certs self:", err)
 			return exitUsage
@@ -135,7 +137,7 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nobackoff serve: --certs %q: want files or self\n", *certMode)
 		return exitUsage
 	}
-	srv, err := webhook.NewServer(engine, opts)
+	srv, err := webhook.NewServer(eng, opts)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return exitFindings
