@@ -17,6 +17,7 @@ import (
 type liveFinding struct {
 	Check     string `json:"check"`
 	Severity  string `json:"severity"`
+	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Field     string `json:"field"`

@@ -15,6 +15,11 @@ const (
 	ExpectedStartupAnnotation = "nobackoff.io/expected-startup-seconds"
 )
 
+// ModeLabel is the namespace label that sets nobackoff's mode there:
+// enforce, warn or off (the chart's webhook configuration selects
+// namespaces by it; an audit leaves "off" namespaces out).
+const ModeLabel = "nobackoff.io/mode"
+
 // Skip is the set of checks exempted by the skip annotation.
 type Skip struct {
 	All bool

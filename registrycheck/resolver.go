@@ -239,6 +239,9 @@ func (p *pauseRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !p.r.insecure[req.URL.Host] && !isLoopbackHost(req.URL.Hostname()) {
 		return nil, &AddressError{Addr: req.URL.Host, Reason: "plain HTTP to a registry not configured as insecure"}
 	}
+	if err := waitRequestLimit(req.Context()); err != nil {
+		return nil, err
+	}
 	resp, err := p.inner.RoundTrip(req)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 		p.r.pause(req.URL.Host, retryAfter(resp.Header.Get("Retry-After"), p.r.opts.Now()))

@@ -16,24 +16,13 @@ import (
 func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var files, startup, severity, insecure, platforms, nodeCreds, mirrors stringList
+	var files stringList
 	fs.Var(&files, "f", "manifest file, directory (recursive: *.yaml, *.yml, *.json) or - for stdin; repeatable")
 	output := fs.String("o", "text", "output format: text or json")
 	offline := fs.Bool("offline", false, "make no registry lookups (the image.* registry checks then say nothing)")
-	dockerConfig := fs.String("docker-config", "", "docker config.json standing in for the nodes' credentials (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)")
-	fs.Var(&insecure, "insecure-registry", "registry host[:port] reached over plain HTTP or unverified TLS; repeatable")
-	fs.Var(&platforms, "platform", "platforms of the nodes, e.g. linux/amd64,linux/arm64 (default linux/amd64)")
-	budget := fs.Duration("registry-timeout", 3*time.Second, "budget for all registry lookups of one workload")
-	caFile := fs.String("registry-ca", "", "PEM file of CAs to trust for registries, besides the system's")
-	fs.Var(&nodeCreds, "node-credentials", "registry glob whose credentials the nodes hold (auth failures there are inconclusive); repeatable")
-	fs.Var(&mirrors, "registry-mirror", "REGISTRY=MIRROR[,MIRROR...]: mirrors tried first, as the nodes' runtime does; repeatable")
-	fs.Var(&startup, "expected-startup", "expected start seconds by runtime, e.g. jvm=60,python=15; repeatable")
-	fs.Var(&severity, "severity", "override a check's severity, e.g. resources.memory-limit-missing=warning; repeatable")
-	autoscales := fs.Bool("cluster-autoscales", true, "the cluster adds nodes when pods do not fit (cluster-autoscaler, Karpenter): a pod that fits no node of the input or cluster is a warning; false: an error")
 	kubeconfig := fs.String("kubeconfig", "", "also read the objects pod specs name (ConfigMaps, Secrets, claims, classes, ServiceAccounts), the nodes and the namespaces' ResourceQuotas and LimitRanges from this kubeconfig's cluster, read-only; objects in the input still count as present")
 	kubeContext := fs.String("context", "", "kubeconfig context to use with --kubeconfig (default its current context)")
-	level := fs.String("log-level", "error", "log level on stderr: debug (every registry lookup), info, warn (inconclusive lookups, also reported as findings; what the cluster would not tell) or error; warn with --kubeconfig")
-	format := fs.String("log-format", "text", "log format: text or json")
+	rf := addReviewFlags(fs, 3*time.Second, "platforms of the nodes, e.g. linux/amd64,linux/arm64 (default linux/amd64)", "error")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: nobackoff check -f PATH [-f PATH ...] [-o text|json] [--kubeconfig PATH [--context NAME]]\n\n"+
 			"Exit code: 0 no error-level finding, 1 at least one, 2 bad input or usage.\n\nFlags:\n")
@@ -56,16 +45,16 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *kubeconfig != "" && !flagSet(fs, "log-level") {
-		*level = "warn" // say what the cluster would not tell
+		*rf.level = "warn" // say what the cluster would not tell
 	}
-	log, err := newLogger(stderr, *level, *format)
+	log, err := rf.logger(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "nobackoff check:", err)
 		return exitUsage
 	}
-	eng, err := engine.FromSettings(engine.CatalogSettings{ExpectedStartup: startup, Severity: severity, ClusterAutoscales: autoscales})
+	eng, err := rf.engine()
 	if err != nil {
-		fmt.Fprintln(stderr, "nobackoff check: --"+err.Error())
+		fmt.Fprintln(stderr, "nobackoff check:", err)
 		return exitUsage
 	}
 
@@ -93,17 +82,9 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		eng = eng.WithLookups(&engine.Lookups{Cluster: cluster, Log: log}).WithObjects(cluster)
 	} else {
-		if len(platforms) == 0 {
-			platforms = stringList{"linux/amd64"}
-		}
-		pls, err := engine.ParsePlatforms(platforms)
+		pls, err := rf.parsePlatforms()
 		if err != nil {
-			fmt.Fprintln(stderr, "nobackoff check: --platform:", err)
-			return exitUsage
-		}
-		nodeKeyring, err := engine.NodeCredentials(*dockerConfig)
-		if err != nil {
-			fmt.Fprintln(stderr, "nobackoff check: --docker-config:", err)
+			fmt.Fprintln(stderr, "nobackoff check:", err)
 			return exitUsage
 		}
 		input := clusterstate.NewStaticCluster(pls)
@@ -112,15 +93,11 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if !ok {
 			return exitUsage
 		}
-		lookups, err := engine.NewLookups(engine.RegistrySettings{
-			Insecure: insecure, NodeCredentials: nodeCreds, Mirrors: mirrors, CAFile: *caFile,
-			Budget: *budget, AllowLoopback: true,
-		}, cluster, nodeKeyring)
+		lookups, err := rf.lookups(cluster, log)
 		if err != nil {
-			fmt.Fprintln(stderr, "nobackoff check: --"+err.Error())
+			fmt.Fprintln(stderr, "nobackoff check:", err)
 			return exitUsage
 		}
-		lookups.Log = log
 		eng = eng.WithLookups(lookups).WithObjects(cluster)
 	}
 	rep, checkErrs := report.CheckDocuments(context.Background(), eng, docs)

@@ -2,6 +2,7 @@
 //
 //	nobackoff serve    serve AdmissionReviews over HTTPS
 //	nobackoff check    check manifests from files, as CI would
+//	nobackoff audit    judge the workloads a cluster runs
 //	nobackoff version  print the version
 package main
 
@@ -14,7 +15,7 @@ import (
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes of nobackoff check, documented in the README.
+// Exit codes of nobackoff check and audit, documented in the README.
 const (
 	exitOK       = 0
 	exitFindings = 1
@@ -35,6 +36,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "check":
 		return check(args[1:], stdin, stdout, stderr)
+	case "audit":
+		return auditCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "nobackoff", version)
 		return exitOK
@@ -53,6 +56,7 @@ func usage(w io.Writer) {
 Usage:
   nobackoff serve   [flags]          serve admission reviews over HTTPS
   nobackoff check   -f PATH [flags]  check manifests (files, directories, - for stdin)
+  nobackoff audit   [-n NS | -A]     judge the workloads a cluster runs, read-only
   nobackoff version                  print the version
 
 Run "nobackoff COMMAND -h" for a command's flags.

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -37,6 +38,11 @@ type LiveOptions struct {
 	Budget time.Duration
 	// Log receives, once each, what could not be read. May be nil.
 	Log *slog.Logger
+	// PlatformsFromNodes takes the platforms images must serve from the
+	// cluster's nodes (those a pod's nodeSelector picks), as the webhook's
+	// informers do, rather than from the input's; the input's stand in
+	// when the nodes cannot be listed.
+	PlatformsFromNodes bool
 }
 
 // LiveCluster is the CLI's view when given a kubeconfig: the input's
@@ -115,8 +121,9 @@ func NewLiveCluster(input *StaticCluster, client kubernetes.Interface, opts Live
 // current context when kubeContext is empty), as kubectl would. namespace
 // is the context's namespace, else "default".
 func LiveClient(kubeconfig, kubeContext string) (client kubernetes.Interface, namespace string, err error) {
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
+	rules := clientcmd.NewDefaultClientConfigLoadingRules() // $KUBECONFIG, else ~/.kube/config
+	rules.ExplicitPath = kubeconfig
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
 		&clientcmd.ConfigOverrides{CurrentContext: kubeContext})
 	cfg, err := cc.ClientConfig()
 	if err != nil {
@@ -259,9 +266,21 @@ func (l *LiveCluster) ServiceAccount(namespace, name string) (*corev1.ServiceAcc
 	return sa, sa != nil
 }
 
-// NodePlatforms implements ClusterView: the configured platforms (the
-// cluster's nodes are not read).
+// NodePlatforms implements ClusterView: the input's platforms, or with
+// PlatformsFromNodes those of the cluster's nodes the pod may run on.
 func (l *LiveCluster) NodePlatforms(spec *corev1.PodSpec) []registrycheck.Platform {
+	if l.opts.PlatformsFromNodes {
+		if nodes, ok := l.Nodes(); ok {
+			sel := labels.SelectorFromSet(spec.NodeSelector)
+			var eligible []*corev1.Node
+			for _, n := range nodes {
+				if sel.Matches(labels.Set(n.Labels)) {
+					eligible = append(eligible, n)
+				}
+			}
+			return narrowPlatforms(nodePlatforms(eligible), spec)
+		}
+	}
 	return l.input.NodePlatforms(spec)
 }
 

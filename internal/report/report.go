@@ -198,7 +198,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		if o.Namespace != "" {
 			ref = o.Kind + " " + o.Namespace + "/" + o.Name
 		}
-		fmt.Fprintf(&b, "%s (%s)\n", ref, o.Source)
+		if o.Source != "" {
+			ref += " (" + o.Source + ")"
+		}
+		fmt.Fprintf(&b, "%s\n", ref)
 		for _, f := range o.Result.Findings {
 			fmt.Fprintf(&b, "  %-7s %s\n", f.Severity, f.Line())
 			fmt.Fprintf(&b, "          at %s\n", f.Field)

@@ -41,6 +41,8 @@ type Registry struct {
 	// the most manifest requests seen at once.
 	Heads, Gets, AnonymousHeads, TagLists, MaxInFlight atomic.Int64
 	inFlight                                           atomic.Int64
+	// Requests counts every request but the test's own pushes.
+	Requests atomic.Int64
 }
 
 // Faults are the registry's behaviours.
@@ -69,6 +71,9 @@ func New(t testing.TB) *Registry {
 		users, denied, status, retry, delay := r.users, r.denied, r.status, r.retry, r.delay
 		r.mu.Unlock()
 		push := req.Header.Get(pushHeader) != ""
+		if !push {
+			r.Requests.Add(1)
+		}
 		if strings.HasSuffix(req.URL.Path, "/tags/list") && !push {
 			r.TagLists.Add(1)
 		}
