@@ -25,10 +25,12 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/yaml"
 
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	orv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 
 	"github.com/nobackoff/nobackoff/internal/clusterstate"
 	"github.com/nobackoff/nobackoff/internal/engine"
@@ -145,7 +147,7 @@ func TestDefaults(t *testing.T) {
 	if !contains(c.Args, "--certs=self") {
 		t.Errorf("args %v", c.Args)
 	}
-	if got := r.names("Role"); len(got) != 1 {
+	if got := strings.Join(r.names("Role"), ","); got != "nobackoff-audit-lease,nobackoff-certs" {
 		t.Errorf("self mode roles %v", got)
 	}
 }
@@ -187,8 +189,8 @@ func TestCertModes(t *testing.T) {
 		}
 		var dep appsv1.Deployment
 		r.one(t, "Deployment", &dep)
-		if !contains(dep.Spec.Template.Spec.Containers[0].Args, "--certs=files") || len(r["Role"]) != 0 {
-			t.Errorf("certManager mode: args %v, roles %d", dep.Spec.Template.Spec.Containers[0].Args, len(r["Role"]))
+		if !contains(dep.Spec.Template.Spec.Containers[0].Args, "--certs=files") || strings.Join(r.names("Role"), ",") != "nobackoff-audit-lease" {
+			t.Errorf("certManager mode: args %v, roles %v", dep.Spec.Template.Spec.Containers[0].Args, r.names("Role"))
 		}
 	})
 	t.Run("certManager objects are valid cert-manager API objects", func(t *testing.T) {
@@ -463,5 +465,108 @@ func TestClusterAutoscales(t *testing.T) {
 				t.Errorf("NodesFixed = %v, want %v", o.NodesFixed, tc.wantFixed)
 			}
 		})
+	}
+}
+
+// TestAuditValues: audit.* reach the webhook's arguments; its role grants
+// list of namespaces and the workload kinds, the Reports and the Events
+// each only when switched on, and the Lease in the release namespace;
+// with audit off (or without lookups) nothing of it is installed.
+func TestAuditValues(t *testing.T) {
+	workloads := []string{"namespaces", "pods", "replicationcontrollers", "apps/deployments", "apps/statefulsets",
+		"apps/daemonsets", "apps/replicasets", "batch/jobs", "batch/cronjobs"}
+	reports := []string{"openreports.io/reports", "admissionregistration.k8s.io/validatingwebhookconfigurations"}
+	for name, tc := range map[string]struct {
+		set      []string
+		grants   []string // group/resource of the audit role; nil: no audit objects
+		args     []string
+		withheld []string
+	}{
+		"defaults": {nil, append(append(slices.Clone(workloads), reports...), "events.k8s.io/events"),
+			[]string{"--audit", "--audit-interval=30m", "--audit-registry-requests-per-minute=60", "--audit-reports=true",
+				"--audit-events=true", "--audit-lease=nobackoff-audit", "--audit-reports-owner=nobackoff",
+				"--audit-exclude-namespace=kube-system", "--audit-exclude-namespace=nobackoff", "--audit-exclude-namespace=sandbox"}, nil},
+		"no reports": {[]string{"audit.reports.enabled=false"}, append(slices.Clone(workloads), "events.k8s.io/events"),
+			[]string{"--audit-reports=false"}, nil},
+		"no events": {[]string{"audit.events.enabled=false", "audit.interval=5m", "audit.registryRequestsPerMinute=0"},
+			append(slices.Clone(workloads), reports...), []string{"--audit-events=false", "--audit-interval=5m",
+				"--audit-registry-requests-per-minute=0"}, nil},
+		"off":        {[]string{"audit.enabled=false"}, nil, nil, []string{"--audit"}},
+		"no lookups": {[]string{"registries.lookups=false"}, nil, nil, []string{"--audit"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := render(t, append([]string{"excludeNamespaces={sandbox}"}, tc.set...)...)
+			var got []string
+			for _, d := range r["ClusterRole"] {
+				if d.Name != "nobackoff-audit" {
+					continue
+				}
+				var role rbacv1.ClusterRole
+				if err := json.Unmarshal(d.JSON, &role); err != nil {
+					t.Fatal(err)
+				}
+				for _, rule := range role.Rules {
+					for _, g := range rule.APIGroups {
+						for _, res := range rule.Resources {
+							got = append(got, strings.TrimPrefix(g+"/"+res, "/"))
+						}
+					}
+					verbs := strings.Join(rule.Verbs, ",")
+					if verbs != "list" && verbs != "list,create,update,delete" && verbs != "create" && verbs != "get" ||
+						verbs == "get" && len(rule.ResourceNames) != 1 {
+						t.Errorf("audit rule %+v: more than the passes need", rule)
+					}
+				}
+			}
+			slices.Sort(got)
+			if want := slices.Sorted(slices.Values(tc.grants)); !slices.Equal(got, want) {
+				t.Errorf("audit role grants %v, want %v", got, want)
+			}
+			audits := 0
+			for _, kind := range []string{"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} {
+				for _, n := range r.names(kind) {
+					if strings.Contains(n, "audit") {
+						audits++
+					}
+				}
+			}
+			if want := map[bool]int{true: 4, false: 0}[tc.grants != nil]; audits != want {
+				t.Errorf("%d audit RBAC objects, want %d", audits, want)
+			}
+			var dep appsv1.Deployment
+			r.one(t, "Deployment", &dep)
+			args := dep.Spec.Template.Spec.Containers[0].Args
+			for _, a := range tc.args {
+				if !contains(args, a) {
+					t.Errorf("args %v lack %s", args, a)
+				}
+			}
+			for _, a := range tc.withheld {
+				if contains(args, a) {
+					t.Errorf("args %v hold %s", args, a)
+				}
+			}
+		})
+	}
+}
+
+// TestReportsCRD: the CRD the chart installs is the one of the Reports the
+// webhook writes: openreports.io, Report, v1alpha1, namespaced.
+func TestReportsCRD(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("nobackoff", "crds", "openreports.io_reports.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(data, &crd); err != nil {
+		t.Fatal(err)
+	}
+	gv := orv1alpha1.SchemeGroupVersion
+	served := false
+	for _, v := range crd.Spec.Versions {
+		served = served || v.Name == gv.Version && v.Served && v.Storage
+	}
+	if crd.Spec.Group != gv.Group || crd.Spec.Names.Kind != "Report" || crd.Spec.Scope != apiextensionsv1.NamespaceScoped || !served {
+		t.Errorf("CRD %s: group %s kind %s scope %s, %s served %v", crd.Name, crd.Spec.Group, crd.Spec.Names.Kind, crd.Spec.Scope, gv.Version, served)
 	}
 }

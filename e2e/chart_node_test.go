@@ -136,9 +136,11 @@ func heapStory(t *testing.T, c *cluster, namespace string, done func(result) boo
 // chartOperations is what a platform team does with the installed chart
 // (release nobackoff in namespace nobackoff, installed with
 // failurePolicy.enforce=Fail), on the local node and on kind alike: a
-// warning and a denial; a rolling restart while applies run in a loop; a
-// pod killed; helm upgrade of a check's severity; helm uninstall, which
-// must leave nothing. healthyImage is an image the webhook admits.
+// warning and a denial; a rolling restart while applies run in a loop,
+// after which the background pass of the new leader reports a workload
+// that was already there; a pod killed; helm upgrade of a check's
+// severity; helm uninstall, which must leave nothing (the Reports
+// included). healthyImage is an image the webhook admits.
 func chartOperations(t *testing.T, c *cluster, helmRun func(args ...string) string, healthyImage string) {
 	t.Helper()
 	// A JVM told to take twice its memory limit: an error, whatever the
@@ -170,6 +172,15 @@ func chartOperations(t *testing.T, c *cluster, helmRun func(args ...string) stri
 	if r, err := dryRun(); err != nil || r.code != 0 {
 		t.Fatalf("a healthy Deployment refused in the enforce namespace: %v\n%s", err, r.stderr)
 	}
+	// A workload already running when the webhook's pods start (scaled
+	// to zero, it takes no room on the node): the new leader's first
+	// background pass reports it.
+	c.must(t, strings.Replace(deploymentYAML("reporting", "", `      containers:
+      - name: reporting
+        image: `+healthyImage+`
+        command: [java, -Xmx2g, -jar, /app/reporting.jar]
+        resources: {limits: {memory: 1Gi}}
+`), "spec:\n", "spec:\n  replicas: 0\n", 1), "apply", "-n", "shop", "-f", "-")
 	applies, failures := applyLoop(t, dryRun, func(func() int64) {
 		c.must(t, "", "rollout", "restart", "deployment", "nobackoff", "-n", "nobackoff")
 		c.must(t, "", "rollout", "status", "deployment", "nobackoff", "-n", "nobackoff", "--timeout", "3m")
@@ -179,11 +190,26 @@ func chartOperations(t *testing.T, c *cluster, helmRun func(args ...string) stri
 		t.Errorf("rolling restart: %d of %d applies failed; first: %s", len(failures), applies, failures[0])
 	}
 
+	// The background pass, from the chart's RBAC, Lease and CRD: one of
+	// the webhook's pods leads, and the Report of shop names the workload.
+	deadline := time.Now().Add(2 * time.Minute)
+	var reported []string
+	for time.Now().Before(deadline) {
+		if reported = findingsIn(reportOf(t, c, "shop")); slices.Contains(reported, "Deployment reporting "+heapCheck+" fail") {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	holder := c.must(t, "", "get", "lease", "nobackoff-audit", "-n", "nobackoff", "-o", "jsonpath={.spec.holderIdentity}").stdout
+	if !slices.Contains(reported, "Deployment reporting "+heapCheck+" fail") || !strings.HasPrefix(holder, "nobackoff-") {
+		t.Errorf("background pass: Report of shop %v, Lease held by %q; want reporting's %s from a webhook pod", reported, holder, heapCheck)
+	}
+
 	// One pod killed outright: the other answers.
 	// The pods of the restart's old ReplicaSet may still be in their
 	// shutdown delay: wait for the two of the new one alone.
 	var pods []string
-	deadline := time.Now().Add(time.Minute)
+	deadline = time.Now().Add(time.Minute)
 	for {
 		pods = nil
 		out := c.must(t, "", "get", "pods", "-n", "nobackoff", "-l", "app.kubernetes.io/name=nobackoff",
@@ -227,6 +253,14 @@ func chartOperations(t *testing.T, c *cluster, helmRun func(args ...string) stri
 	}
 	if r, _ := c.run("", "get", "validatingwebhookconfiguration", "nobackoff"); r.code == 0 {
 		t.Error("the webhook configuration nobackoff is left after helm uninstall")
+	}
+	// The Reports are owned by the webhook configuration: they go with it.
+	deadline = time.Now().Add(time.Minute)
+	for len(reportOf(t, c, "shop")) > 0 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Second)
+	}
+	if got := reportOf(t, c, "shop"); len(got) > 0 {
+		t.Errorf("the Report of shop is left a minute after helm uninstall: %v", findingsIn(got))
 	}
 	// The Secret of the self-managed certificates is nobackoff's, not the
 	// chart's: it goes with its owner, the webhook configuration, once the

@@ -11,6 +11,14 @@ import (
 // change once released.
 type ID string
 
+// Category is the family of a check: the part of its ID before the dot
+// (image, probe, resources, config, volume, pod, schedule, quota,
+// limitrange, command).
+func (id ID) Category() string {
+	c, _, _ := strings.Cut(string(id), ".")
+	return c
+}
+
 // The check catalog. README.md's catalog table says what each one predicts.
 const (
 	ImageInvalidReference       ID = "image.invalid-reference"

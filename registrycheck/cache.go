@@ -20,6 +20,7 @@ type cacheEntry[V any] struct {
 	key     string
 	value   V
 	expires time.Time
+	stored  time.Time
 }
 
 func newTTLCache[V any](max int, now func() time.Time) *ttlCache[V] {
@@ -27,12 +28,14 @@ func newTTLCache[V any](max int, now func() time.Time) *ttlCache[V] {
 }
 
 func (c *ttlCache[V]) get(key string) (V, bool) {
-	v, _, ok := c.getUntil(key)
+	v, _, ok := c.getSince(key, time.Time{})
 	return v, ok
 }
 
-// getUntil is get that also says when the entry expires.
-func (c *ttlCache[V]) getUntil(key string) (V, time.Time, bool) {
+// getSince is get of an entry stored at since or later (an older one is
+// a miss, and stays for callers without since) that also says when the
+// entry expires.
+func (c *ttlCache[V]) getSince(key string, since time.Time) (V, time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var zero V
@@ -44,6 +47,9 @@ func (c *ttlCache[V]) getUntil(key string) (V, time.Time, bool) {
 	if !c.now().Before(e.expires) {
 		c.order.Remove(el)
 		delete(c.items, key)
+		return zero, time.Time{}, false
+	}
+	if e.stored.Before(since) {
 		return zero, time.Time{}, false
 	}
 	c.order.MoveToFront(el)
@@ -58,11 +64,11 @@ func (c *ttlCache[V]) put(key string, v V, ttl time.Duration) {
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
 		e := el.Value.(*cacheEntry[V])
-		e.value, e.expires = v, c.now().Add(ttl)
+		e.value, e.stored, e.expires = v, c.now(), c.now().Add(ttl)
 		c.order.MoveToFront(el)
 		return
 	}
-	c.items[key] = c.order.PushFront(&cacheEntry[V]{key: key, value: v, expires: c.now().Add(ttl)})
+	c.items[key] = c.order.PushFront(&cacheEntry[V]{key: key, value: v, stored: c.now(), expires: c.now().Add(ttl)})
 	for c.order.Len() > c.max {
 		last := c.order.Back()
 		c.order.Remove(last)

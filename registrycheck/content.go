@@ -128,7 +128,7 @@ func newInspectError(err error, host string) *InspectError {
 func (r *Resolver) Inspect(ctx context.Context, res Result, platforms []Platform, wantConfig bool) (*ImageInfo, error) {
 	// Reading content is held to the lookup budget like the HEAD was,
 	// whatever deadline the caller has.
-	ctx, cancel := context.WithTimeout(ctx, r.opts.LookupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, r.lookupTimeout(ctx))
 	defer cancel()
 	info, err := r.inspect(ctx, res, platforms, wantConfig)
 	if err != nil {

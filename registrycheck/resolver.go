@@ -239,7 +239,7 @@ func (p *pauseRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !p.r.insecure[req.URL.Host] && !isLoopbackHost(req.URL.Hostname()) {
 		return nil, &AddressError{Addr: req.URL.Host, Reason: "plain HTTP to a registry not configured as insecure"}
 	}
-	if err := waitRequestLimit(req.Context()); err != nil {
+	if err := beforeRequest(req.Context()); err != nil {
 		return nil, err
 	}
 	resp, err := p.inner.RoundTrip(req)
@@ -473,7 +473,7 @@ func (r *Resolver) attempt(ctx context.Context, named reference.Named, host stri
 		return base
 	}
 	key := cacheKey(ref, c)
-	if at, until, ok := r.results.getUntil(key); ok {
+	if at, until, ok := r.results.getSince(key, freshSince(ctx)); ok {
 		at.until = until
 		r.metrics.cache(true)
 		// Shared by fingerprint: the name of the caller's own secret, not
@@ -490,7 +490,7 @@ func (r *Resolver) attempt(ctx context.Context, named reference.Named, host stri
 	ch := r.flights.DoChan(key, func() (any, error) {
 		// The shared lookup outlives any one caller: it is bound by the
 		// lookup timeout, not by the first caller's deadline.
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.LookupTimeout)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lookupTimeout(ctx))
 		defer cancel()
 		at := shared
 		start := r.opts.Now()

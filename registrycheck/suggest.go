@@ -63,7 +63,7 @@ func (r *Resolver) refineNotFound(ctx context.Context, named reference.Named, re
 		return
 	}
 	ch := r.flights.DoChan(key, func() (any, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.LookupTimeout)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lookupTimeout(ctx))
 		defer cancel()
 		var v refined
 		tags, err := r.listTags(lctx, named, host, c)

@@ -103,9 +103,11 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	eng = eng.WithLookups(lookups).WithObjects(cluster)
+	bg := &registrycheck.Background{LookupTimeout: *rf.budget}
 	if *perMinute > 0 {
-		ctx = registrycheck.WithRequestLimit(ctx, rate.NewLimiter(rate.Limit(float64(*perMinute)/60), max(1, *perMinute/60)))
+		bg.Limiter = rate.NewLimiter(rate.Limit(float64(*perMinute)/60), max(1, *perMinute/60))
 	}
+	ctx = registrycheck.WithBackground(ctx, bg)
 
 	var tick audit.Progress
 	if *progress == "always" || *progress == "auto" && isTerminal(stderr) {

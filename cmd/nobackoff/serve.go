@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	orclient "github.com/openreports/reports-api/pkg/client/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/nobackoff/nobackoff/internal/audit"
 	"github.com/nobackoff/nobackoff/internal/clusterstate"
 	"github.com/nobackoff/nobackoff/internal/engine"
 	"github.com/nobackoff/nobackoff/webhook"
@@ -51,6 +54,17 @@ func serve(args []string, stderr io.Writer) int {
 	fs.Var(&insecure, "insecure-registry", "registry host[:port] reached over plain HTTP or unverified TLS; repeatable")
 	fs.Var(&nodeCreds, "node-credentials", "registry glob whose credentials the nodes hold (auth failures there are inconclusive); repeatable")
 	fs.Var(&mirrors, "registry-mirror", "REGISTRY=MIRROR[,MIRROR...]: mirrors the nodes' runtime tries first; repeatable")
+	auditOn := fs.Bool("audit", false, "background passes: re-judge the workloads of checked namespaces every --audit-interval (one replica at a time, elected on a Lease), write a Report per namespace and an Event per new finding (needs --registry-lookups)")
+	auditInterval := fs.Duration("audit-interval", 30*time.Minute, "time from the start of one background pass to the start of the next")
+	auditRate := fs.Int("audit-registry-requests-per-minute", 60, "bound on the HTTP requests background passes send to registries (0: none); admission reviews are never held by it")
+	auditTimeout := fs.Duration("audit-registry-timeout", 30*time.Second, "budget for the registry lookups of one workload in a background pass")
+	auditReports := fs.Bool("audit-reports", true, "write the passes' findings as OpenReports (openreports.io/v1alpha1 Report, one per namespace; the CRD must be installed)")
+	auditEvents := fs.Bool("audit-events", true, "record an Event (type Warning, reason the check ID) on a workload when a finding first appears")
+	auditLease := fs.String("audit-lease", "nobackoff-audit", "the Lease, in --namespace, the replicas elect the one that runs the passes with")
+	auditOwner := fs.String("audit-reports-owner", "", "the ValidatingWebhookConfiguration that owns the Reports, so that they go with it (the chart's, gone on helm uninstall); empty: none")
+	podName := fs.String("pod-name", os.Getenv("POD_NAME"), "this replica's name in the background passes' election (default: the pod's, else host name and process ID)")
+	var auditExclude stringList
+	fs.Var(&auditExclude, "audit-exclude-namespace", "namespace background passes leave out (besides those labelled nobackoff.io/mode=off); repeatable")
 	memoryLimit := fs.String("memory-limit", "", "memory the process may use, e.g. 256Mi (default: its cgroup's limit); with one, the Go collector runs with GOGC=400 under a soft limit of 80% of it (GOGC or GOMEMLIMIT set: left as they are)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -95,6 +109,7 @@ func serve(args []string, stderr io.Writer) int {
 		Host: *host, Port: *port, CertFile: *cert, KeyFile: *key, ShutdownDelay: *delay,
 		Handler: webhook.HandlerOptions{CheckControllerOwned: *owned}, Log: log,
 	}
+	var synced func() bool // the cluster caches are filled
 	if *lookups {
 		cluster, err := clusterstate.ConnectCluster(*kubeconfig, 10*time.Minute, clusterstate.ClusterOptions{Objects: *objects, SecretKeys: *secretKeys})
 		if err != nil {
@@ -113,6 +128,29 @@ func serve(args []string, stderr io.Writer) int {
 		eng = eng.WithLookups(l).WithObjects(cluster)
 		opts.Prepare = func(ctx context.Context) error { return cluster.Start(ctx, 2*time.Minute) }
 		opts.Collectors = l.Resolver.Metrics().Collectors()
+		synced = cluster.Synced
+	}
+	var background *audit.Background
+	if *auditOn {
+		if !*lookups {
+			fmt.Fprintln(stderr, "nobackoff serve: --audit needs --registry-lookups (the passes read the cluster through its caches)")
+			return exitUsage
+		}
+		bo, err := backgroundOptions(*kubeconfig, *auditReports, *podName)
+		if err != nil {
+			fmt.Fprintln(stderr, "nobackoff serve: --audit:", err)
+			return exitUsage
+		}
+		bo.Engine, bo.Events, bo.Interval, bo.RequestsPerMinute, bo.LookupTimeout = eng, *auditEvents, *auditInterval, *auditRate, *auditTimeout
+		bo.Scope = audit.Scope{Exclude: auditExclude}
+		bo.LeaseNamespace, bo.LeaseName, bo.Log = *namespace, *auditLease, log
+		bo.ReportsOwner = *auditOwner
+		if bo.LeaseNamespace == "" {
+			bo.LeaseNamespace = "default"
+		}
+		bo.Ready = synced
+		background = audit.NewBackground(bo)
+		opts.Collectors = append(opts.Collectors, background.Metrics().Collectors()...)
 	}
 	switch *certMode {
 	case "files":
@@ -145,6 +183,11 @@ func serve(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	log.Info("starting nobackoff", "version", version)
+	if background != nil {
+		// Stopping gives up the Lease at once: another replica takes the
+		// passes over while this one drains.
+		go background.Run(ctx)
+	}
 	if err := srv.Run(ctx); err != nil {
 		log.Error("server failed", "error", err)
 		return exitFindings
@@ -165,4 +208,29 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, ho)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}
+
+// backgroundOptions connects the background passes to the cluster: a
+// client, the Reports' client when reports are written, and this
+// replica's name in the election (identity, else host name and process ID).
+func backgroundOptions(kubeconfig string, reports bool, identity string) (audit.BackgroundOptions, error) {
+	var o audit.BackgroundOptions
+	cfg, err := clusterstate.RestConfig(kubeconfig)
+	if err != nil {
+		return o, err
+	}
+	if o.Client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return o, err
+	}
+	if reports {
+		if o.Reports, err = orclient.NewForConfig(cfg); err != nil {
+			return o, err
+		}
+	}
+	o.Identity = identity
+	if o.Identity == "" {
+		host, _ := os.Hostname()
+		o.Identity = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	return o, nil
 }

@@ -489,6 +489,21 @@ func ConnectCluster(kubeconfig string, resync time.Duration, opts ClusterOptions
 // KubeClient connects to the cluster with a kubeconfig file, or with the
 // pod's service account when kubeconfig is empty.
 func KubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	cfg, err := RestConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster client: %w", err)
+	}
+	return client, nil
+}
+
+// RestConfig is the connection KubeClient makes, for other clients (the
+// Reports'): from a kubeconfig file, or from the pod's service account
+// when kubeconfig is empty.
+func RestConfig(kubeconfig string) (*rest.Config, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -500,9 +515,5 @@ func KubeClient(kubeconfig string) (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("cluster connection: %w", err)
 	}
 	cfg.UserAgent = "nobackoff"
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("cluster client: %w", err)
-	}
-	return client, nil
+	return cfg, nil
 }

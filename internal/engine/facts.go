@@ -93,8 +93,9 @@ type Lookups struct {
 }
 
 type foundImage struct {
-	facts *policy.ImageLookup // shared: never modified
-	until time.Time
+	facts  *policy.ImageLookup // shared: never modified
+	until  time.Time
+	stored time.Time
 }
 
 // maxFound bounds the images whose facts are remembered.
@@ -117,11 +118,13 @@ func foundKey(image, keyring string, platforms []registrycheck.Platform, wantCon
 	return b.String()
 }
 
-func (l *Lookups) recall(key string) (*policy.ImageLookup, bool) {
+// recall returns the facts remembered for key, unless they are older
+// than since (a background pass asks again what was learnt before it).
+func (l *Lookups) recall(key string, since time.Time) (*policy.ImageLookup, bool) {
 	l.foundMu.Lock()
 	f, ok := l.found[key]
 	l.foundMu.Unlock()
-	if !ok || !l.Resolver.Now().Before(f.until) {
+	if !ok || !l.Resolver.Now().Before(f.until) || f.stored.Before(since) {
 		return nil, false
 	}
 	c := *f.facts
@@ -138,7 +141,7 @@ func (l *Lookups) remember(key string, facts *policy.ImageLookup, until time.Tim
 	if l.found == nil || len(l.found) >= maxFound {
 		l.found = map[string]foundImage{}
 	}
-	l.found[key] = foundImage{facts: &c, until: until}
+	l.found[key] = foundImage{facts: &c, until: until, stored: l.Resolver.Now()}
 }
 
 // syncer is a ClusterView that can say whether it has its data yet.
@@ -191,9 +194,14 @@ func (l *Lookups) gather(ctx context.Context, w *workload.Workload, pod *policy.
 	// looked up side by side, the first on this goroutine.
 	results := make([]*policy.ImageLookup, len(order))
 	fingerprint := kr.Fingerprint()
+	bg := registrycheck.BackgroundOf(ctx)
+	var since time.Time
+	if bg != nil {
+		since = bg.Since
+	}
 	var todo []int
 	for i, image := range order {
-		if facts, ok := l.recall(foundKey(image, fingerprint, platforms, jobs[image].wantConfig)); ok {
+		if facts, ok := l.recall(foundKey(image, fingerprint, platforms, jobs[image].wantConfig), since); ok {
 			results[i] = facts
 		} else {
 			todo = append(todo, i)
@@ -203,6 +211,9 @@ func (l *Lookups) gather(ctx context.Context, w *workload.Workload, pod *policy.
 		budget := l.Budget
 		if budget <= 0 {
 			budget = 3 * time.Second
+		}
+		if bg != nil && bg.LookupTimeout > 0 {
+			budget = bg.LookupTimeout // nobody waits: the admission budget does not bind
 		}
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, budget)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,6 +41,9 @@ type Distribution struct {
 	CAPool *x509.CertPool
 	cmd    *exec.Cmd
 	log    string
+	logf   *os.File
+	bin    string
+	dir    string
 }
 
 // RegistryBinary returns the registry binary the tests use, from
@@ -76,11 +80,10 @@ func StartDistributionOn(t testing.TB, bin string, users map[string]string, ip s
 	if addr == nil {
 		t.Fatalf("registry address %q is not an IP address", ip)
 	}
-	dir := t.TempDir()
-	d := &Distribution{log: filepath.Join(dir, "registry.log")}
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	d.CAFile = filepath.Join(dir, "ca.crt")
-	d.CAPool = writeServingCert(t, d.CAFile, certFile, keyFile, addr)
+	d := &Distribution{bin: bin, dir: t.TempDir()}
+	d.log = filepath.Join(d.dir, "registry.log")
+	d.CAFile = filepath.Join(d.dir, "ca.crt")
+	d.CAPool = writeServingCert(t, d.CAFile, filepath.Join(d.dir, "tls.crt"), filepath.Join(d.dir, "tls.key"), addr)
 
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
@@ -88,7 +91,29 @@ func StartDistributionOn(t testing.TB, bin string, users map[string]string, ip s
 	}
 	d.Host = l.Addr().String()
 	l.Close()
+	logf, err := os.Create(d.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.logf = logf
+	t.Cleanup(func() { d.Stop(); logf.Close() })
+	d.start(t, users)
+	return d
+}
 
+// Restart stops the registry and starts it again at the same address with
+// the same content, now with users (nil: no authentication): a password
+// changed behind the pull secrets that hold the old one.
+func (d *Distribution) Restart(t testing.TB, users map[string]string) {
+	t.Helper()
+	d.Stop()
+	d.start(t, users)
+}
+
+// start writes the configuration, starts the process and waits until it
+// answers.
+func (d *Distribution) start(t testing.TB, users map[string]string) {
+	t.Helper()
 	auth := ""
 	if users != nil {
 		var lines []string
@@ -99,15 +124,19 @@ func StartDistributionOn(t testing.TB, bin string, users map[string]string, ip s
 			}
 			lines = append(lines, u+":"+string(h))
 		}
-		htpasswd := filepath.Join(dir, "htpasswd")
+		htpasswd := filepath.Join(d.dir, "htpasswd")
 		if err := os.WriteFile(htpasswd, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: nobackoff-test\n    path: %s\n", htpasswd)
 	}
+	// The access log (one line per request, on stdout) is what Requests
+	// counts.
 	config := fmt.Sprintf(`version: 0.1
 log:
   level: warn
+  accesslog:
+    disabled: false
 storage:
   filesystem:
     rootdirectory: %s
@@ -118,25 +147,20 @@ http:
   tls:
     certificate: %s
     key: %s
-%s`, filepath.Join(dir, "data"), d.Host, certFile, keyFile, auth)
-	configFile := filepath.Join(dir, "config.yml")
+%s`, filepath.Join(d.dir, "data"), d.Host, filepath.Join(d.dir, "tls.crt"), filepath.Join(d.dir, "tls.key"), auth)
+	configFile := filepath.Join(d.dir, "config.yml")
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(d.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.cmd = exec.Command(bin, "serve", configFile)
+	d.cmd = exec.Command(d.bin, "serve", configFile)
 	// Killed with the test process, even when that is killed itself.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	d.cmd.Stdout, d.cmd.Stderr = d.logf, d.logf
 	// The registry reports nothing anywhere unless configured to.
 	d.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Stop(); logf.Close() })
 
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.CAPool}}}
 	deadline := time.Now().Add(30 * time.Second)
@@ -145,7 +169,7 @@ http:
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-				return d
+				return
 			}
 		}
 		if time.Now().After(deadline) {
@@ -155,6 +179,20 @@ http:
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Requests counts the requests the registry has answered, from its
+// access log (the readiness probes of start included).
+func (d *Distribution) Requests(t testing.TB) int {
+	t.Helper()
+	data, err := os.ReadFile(d.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(accessLine.FindAll(data, -1))
+}
+
+// accessLine is a request line of the access log (combined log format).
+var accessLine = regexp.MustCompile(`(?m)"(GET|HEAD|POST|PUT|PATCH|DELETE) /v2/[^"]* HTTP/[0-9.]+" [0-9]{3} `)
 
 // Stop ends the registry process; lookups then find nothing listening.
 func (d *Distribution) Stop() {

@@ -22,7 +22,8 @@ func TestRequestLimitBoundsTraffic(t *testing.T) {
 	}
 	r := newTestResolver(Options{LookupTimeout: 10 * time.Second})
 	const perSecond, burst = 8, 2
-	ctx := WithRequestLimit(context.Background(), rate.NewLimiter(perSecond, burst))
+	bg := &Background{Limiter: rate.NewLimiter(perSecond, burst)}
+	ctx := WithBackground(context.Background(), bg)
 
 	before, start := reg.Requests.Load(), time.Now()
 	for i := range 8 {
@@ -37,6 +38,11 @@ func TestRequestLimitBoundsTraffic(t *testing.T) {
 	if sent < 8 {
 		t.Fatalf("%d requests for 8 lookups: the registry did not count them", sent)
 	}
+	// Attempts that never reach the handler (go-containerregistry tries
+	// TLS first on this plain-HTTP registry) count too.
+	if bg.Sent() < sent {
+		t.Errorf("the background counted %d requests, the registry %d", bg.Sent(), sent)
+	}
 }
 
 // TestRequestLimitPastDeadline: a request the limiter would hold past the
@@ -48,7 +54,7 @@ func TestRequestLimitPastDeadline(t *testing.T) {
 	r := newTestResolver(Options{})
 	lim := rate.NewLimiter(rate.Every(time.Hour), 1)
 	lim.Allow() // the one token is spent
-	ctx, cancel := context.WithTimeout(WithRequestLimit(context.Background(), lim), time.Second)
+	ctx, cancel := context.WithTimeout(WithBackground(context.Background(), &Background{Limiter: lim}), time.Second)
 	defer cancel()
 	before := reg.Requests.Load()
 	res := r.Resolve(ctx, reg.Host+"/shop/app:1", nil)
@@ -61,5 +67,38 @@ func TestRequestLimitPastDeadline(t *testing.T) {
 	// Without the limiter, the same lookup goes through.
 	if res := r.Resolve(context.Background(), reg.Host+"/shop/app:1", nil); res.Outcome != OK {
 		t.Errorf("without a limiter: %s", res.Attempt)
+	}
+}
+
+// TestBackgroundSince: a pass asks the registry again for what was
+// cached before it started (a tag deleted since is seen), once: what it
+// stored is reused within the pass and by admission reviews.
+func TestBackgroundSince(t *testing.T) {
+	reg := testregistry.New(t)
+	reg.Push("shop/app:1", testregistry.Image(t, v1.Config{}, amd64))
+	r := newTestResolver(Options{})
+	image := reg.Host + "/shop/app:1"
+	heads := func(ctx context.Context) int64 {
+		before := reg.Heads.Load()
+		if res := r.Resolve(ctx, image, nil); res.Outcome != OK {
+			t.Fatalf("%s", res.Attempt)
+		}
+		return reg.Heads.Load() - before
+	}
+	if n := heads(context.Background()); n != 1 {
+		t.Fatalf("first lookup: %d HEADs", n)
+	}
+	if n := heads(context.Background()); n != 0 {
+		t.Fatalf("cached lookup: %d HEADs", n)
+	}
+	pass := WithBackground(context.Background(), &Background{Since: time.Now()})
+	if n := heads(pass); n != 1 {
+		t.Errorf("a pass started after the answer was cached: %d HEADs, want 1", n)
+	}
+	if n := heads(pass); n != 0 {
+		t.Errorf("the same pass again: %d HEADs, want 0", n)
+	}
+	if n := heads(context.Background()); n != 0 {
+		t.Errorf("an admission review after the pass: %d HEADs, want 0", n)
 	}
 }
