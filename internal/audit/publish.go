@@ -206,8 +206,10 @@ func (b *Background) recordEvents(ctx context.Context, fs []found) {
 			note = note[:maxEventNote-3] + "..."
 		}
 		ev := &eventsv1.Event{
+			// The workload's name and a time, as the API server's own
+			// recorders name Events; names are at most 253 characters.
 			ObjectMeta: metav1.ObjectMeta{Namespace: f.subject.Namespace,
-				Name: fmt.Sprintf("%s.%x", f.subject.Name, now.UnixNano())},
+				Name: fmt.Sprintf("%s.%x", f.subject.Name[:min(len(f.subject.Name), 200)], now.UnixNano())},
 			EventTime: metav1.NewMicroTime(now), Type: corev1.EventTypeWarning,
 			ReportingController: eventController, ReportingInstance: b.o.Identity, Action: eventAction,
 			Reason: string(f.f.Check), Note: note, Regarding: f.subject,
