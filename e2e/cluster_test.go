@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nobackoff/nobackoff/internal/testregistry"
 )
 
 // cluster is etcd and kube-apiserver on loopback, with an admin
@@ -29,14 +30,10 @@ type cluster struct {
 	auditLog string
 }
 
+// freePort is a port on loopback for a process the test starts.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testregistry.FreePort(t, "127.0.0.1")
 }
 
 // startProcess runs a binary until the test ends, logging to a file, and

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,12 +86,7 @@ func StartDistributionOn(t testing.TB, bin string, users map[string]string, ip s
 	d.CAFile = filepath.Join(d.dir, "ca.crt")
 	d.CAPool = writeServingCert(t, d.CAFile, filepath.Join(d.dir, "tls.crt"), filepath.Join(d.dir, "tls.key"), addr)
 
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Host = l.Addr().String()
-	l.Close()
+	d.Host = net.JoinHostPort(ip, strconv.Itoa(FreePort(t, ip)))
 	logf, err := os.Create(d.log)
 	if err != nil {
 		t.Fatal(err)
