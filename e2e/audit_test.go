@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"os/exec"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -136,22 +133,4 @@ spec:
 	if code, fs, stderr = runCheck(t, nobackoff, "audit", "--kubeconfig", c.kubeconfig, "-n", "team-a", "--registry-ca", ca, "-o", "json"); code != 0 || len(found(fs, "error")) > 0 {
 		t.Errorf("audit of healthy team-a: exit %d, errors %v\n%s", code, found(fs, "error"), stderr)
 	}
-}
-
-// runText runs the real CLI binary for its text output.
-func runText(t *testing.T, bin string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("nobackoff %v: %v", args, err)
-	}
-	return r
 }

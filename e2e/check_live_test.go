@@ -28,24 +28,32 @@ type liveFinding struct {
 // runCheck runs the real CLI binary; stdout is its JSON report.
 func runCheck(t *testing.T, bin string, args ...string) (code int, findings []liveFinding, stderr string) {
 	t.Helper()
+	r := runText(t, bin, args...)
+	var rep struct {
+		Findings []liveFinding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("nobackoff %v: exit %d, output is not JSON: %v\n%s\n%s", args, r.code, err, r.stdout, r.stderr)
+	}
+	return r.code, rep.Findings, r.stderr
+}
+
+// runText runs the real CLI binary for its text output.
+func runText(t *testing.T, bin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+		r.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("nobackoff %v: %v", args, err)
 	}
-	var rep struct {
-		Findings []liveFinding `json:"findings"`
-	}
-	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
-		t.Fatalf("nobackoff %v: exit %d, output is not JSON: %v\n%s\n%s", args, code, err, out.String(), errb.String())
-	}
-	return code, rep.Findings, errb.String()
+	return r
 }
 
 // TestCheckLive: `nobackoff check --kubeconfig` reads what the workloads
