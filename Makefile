@@ -131,8 +131,8 @@ crds: ## regenerate charts/nobackoff/crds/ from the OpenReports API types go.mod
 bench: ## benchmarks (numbers, never pass/fail)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-serve: build $(REGISTRY_BIN) $(CONTROL_PLANE) ## nobackoff serve side by side with a minimal webhook under load: CPU per review, latency, dry-run latency; the memory of its cluster caches (numbers, never pass/fail)
-	$(TEST_ENV) NOBACKOFF_BENCH=1 $(GO) test -count=1 -run '^(TestSideBySide|TestClusterStateMemory|TestNodesMemory)$$' -v -timeout 30m ./e2e
+bench-serve: build $(REGISTRY_BIN) $(CONTROL_PLANE) ## nobackoff serve side by side with a minimal webhook under load: CPU per review (time, and instructions under valgrind), latency, dry-run latency; the memory of its cluster caches (numbers, never pass/fail)
+	$(TEST_ENV) NOBACKOFF_BENCH=1 $(GO) test -count=1 -run '^(TestSideBySide|TestSideBySideInstructions|TestClusterStateMemory|TestNodesMemory)$$' -v -timeout 30m ./e2e
 
 clean: ## remove build output
 	rm -rf bin

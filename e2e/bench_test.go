@@ -51,57 +51,10 @@ func TestSideBySide(t *testing.T) {
 	if os.Getenv("NOBACKOFF_BENCH") == "" {
 		t.Skip("the side-by-side benchmark runs with `make bench-serve` (NOBACKOFF_BENCH=1)")
 	}
-	k8sDir := tool(t, "NOBACKOFF_K8S_DIR")
-	nobackoff := tool(t, "NOBACKOFF_BIN")
 	rate := envInt(t, "NOBACKOFF_BENCH_RATE", 1000)
 	seconds := envInt(t, "NOBACKOFF_BENCH_SECONDS", 2)
-
-	c := startCluster(t, k8sDir)
-	reg := testregistry.StartDistribution(t, testregistry.RegistryBinary(t), nil)
-	app := v1.Config{Entrypoint: []string{"/app"}, User: "1000"}
-	for _, image := range []string{"bench/app:4.2.0", "bench/proxy:1.31.2", "bench/logs:3.1.9"} {
-		reg.PushIndex(t, authn.Anonymous, image, app, v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64"})
-	}
-	c.must(t, "", "create", "namespace", "bench")
-	c.must(t, "", "create", "serviceaccount", "default", "-n", "bench")
-	addFakeNodes(t, c)
-
-	dir, bundle, pool := localhostCerts(t)
-	certFile, keyFile := filepath.Join(dir, certs.KeyCert), filepath.Join(dir, certs.KeyKey)
-
-	allowBin := filepath.Join(dir, "allowall")
-	if out, err := exec.Command("go", "build", "-trimpath", "-o", allowBin, "./allowall").CombinedOutput(); err != nil {
-		t.Fatalf("building the minimal webhook: %v\n%s", err, out)
-	}
-	allowPort := freePort(t)
-	allowLog := filepath.Join(dir, "allowall.log")
-	allow := startProcess(t, allowLog, allowBin, "--port", fmt.Sprint(allowPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile)
-	waitHTTPS(t, "allowall", allowLog, fmt.Sprintf("https://localhost:%d/readyz", allowPort), pool)
-
-	nbPort := freePort(t)
-	nbLog := filepath.Join(dir, "nobackoff.log")
-	// --memory-limit: the chart's default memory limit, which serve reads
-	// from its container's cgroup in a cluster.
-	nb := startProcess(t, nbLog, nobackoff, "serve", "--host", "127.0.0.1", "--port", fmt.Sprint(nbPort),
-		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--kubeconfig", c.kubeconfig,
-		"--registry-ca", reg.CAFile, "--allow-loopback-registries", "--shutdown-delay", "0s", "--memory-limit", "256Mi")
-	waitHTTPS(t, "nobackoff", nbLog, fmt.Sprintf("https://localhost:%d/readyz", nbPort), pool)
-
-	d := benchDeployment(reg.Host)
-	body := benchReview(t, d)
-	servers := []struct {
-		name string
-		pid  int
-		url  string
-	}{
-		{"minimal webhook", allow.Process.Pid, fmt.Sprintf("https://localhost:%d/validate/warn", allowPort)},
-		{"nobackoff", nb.Process.Pid, fmt.Sprintf("https://localhost:%d/validate/warn", nbPort)},
-	}
-	// The review must be one nobackoff judges with warm lookups: three
-	// images found, nothing inconclusive.
-	if warnings := reviewWarnings(t, servers[1].url, pool, body); len(warnings) != 0 {
-		t.Fatalf("the benchmark Deployment draws warnings %q: it should be healthy", warnings)
-	}
+	b := startBenchServers(t, nil)
+	c, reg, d, body, pool, bundle, servers, allowPort, nbLog := b.c, b.reg, b.d, b.body, b.pool, b.bundle, b.servers, b.allowPort, b.nbLog
 
 	// The machine's speed drifts over a run (other tenants, frequency):
 	// the two servers take turns in short rounds, in alternating order,
@@ -220,6 +173,180 @@ func TestSideBySide(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// benchServers are the two servers of the side-by-side benchmark, the
+// minimal webhook first, ready with nobackoff's caches warm for the
+// review body carries.
+type benchServers struct {
+	c         *cluster
+	reg       *testregistry.Distribution
+	d         *appsv1.Deployment
+	body      []byte
+	pool      *x509.CertPool
+	bundle    *certs.Bundle
+	servers   []benchServer
+	allowPort int
+	nbLog     string
+}
+
+type benchServer struct {
+	name string
+	pid  int
+	url  string
+}
+
+// startBenchServers starts a control plane, a registry holding the
+// Deployment's three images, the minimal webhook and nobackoff serve;
+// wrap, when set, turns each server's command line into the one run (a
+// profiler's).
+func startBenchServers(t *testing.T, wrap func(name, bin string, args []string) (string, []string)) benchServers {
+	t.Helper()
+	k8sDir := tool(t, "NOBACKOFF_K8S_DIR")
+	nobackoff := tool(t, "NOBACKOFF_BIN")
+	if wrap == nil {
+		wrap = func(_, bin string, args []string) (string, []string) { return bin, args }
+	}
+	c := startCluster(t, k8sDir)
+	reg := testregistry.StartDistribution(t, testregistry.RegistryBinary(t), nil)
+	app := v1.Config{Entrypoint: []string{"/app"}, User: "1000"}
+	for _, image := range []string{"bench/app:4.2.0", "bench/proxy:1.31.2", "bench/logs:3.1.9"} {
+		reg.PushIndex(t, authn.Anonymous, image, app, v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64"})
+	}
+	c.must(t, "", "create", "namespace", "bench")
+	c.must(t, "", "create", "serviceaccount", "default", "-n", "bench")
+	addFakeNodes(t, c)
+
+	dir, bundle, pool := localhostCerts(t)
+	certFile, keyFile := filepath.Join(dir, certs.KeyCert), filepath.Join(dir, certs.KeyKey)
+
+	allowBin := filepath.Join(dir, "allowall")
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", allowBin, "./allowall").CombinedOutput(); err != nil {
+		t.Fatalf("building the minimal webhook: %v\n%s", err, out)
+	}
+	allowPort := freePort(t)
+	allowLog := filepath.Join(dir, "allowall.log")
+	bin, args := wrap("minimal webhook", allowBin, []string{"--port", fmt.Sprint(allowPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile})
+	allow := startProcess(t, allowLog, bin, args...)
+	waitHTTPS(t, "allowall", allowLog, fmt.Sprintf("https://localhost:%d/readyz", allowPort), pool)
+
+	nbPort := freePort(t)
+	nbLog := filepath.Join(dir, "nobackoff.log")
+	// --memory-limit: the chart's default memory limit, which serve reads
+	// from its container's cgroup in a cluster.
+	bin, args = wrap("nobackoff", nobackoff, []string{"serve", "--host", "127.0.0.1", "--port", fmt.Sprint(nbPort),
+		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--kubeconfig", c.kubeconfig,
+		"--registry-ca", reg.CAFile, "--allow-loopback-registries", "--shutdown-delay", "0s", "--memory-limit", "256Mi"})
+	nb := startProcess(t, nbLog, bin, args...)
+	waitHTTPS(t, "nobackoff", nbLog, fmt.Sprintf("https://localhost:%d/readyz", nbPort), pool)
+
+	d := benchDeployment(reg.Host)
+	body := benchReview(t, d)
+	servers := []benchServer{
+		{"minimal webhook", allow.Process.Pid, fmt.Sprintf("https://localhost:%d/validate/warn", allowPort)},
+		{"nobackoff", nb.Process.Pid, fmt.Sprintf("https://localhost:%d/validate/warn", nbPort)},
+	}
+	// The review must be one nobackoff judges with warm lookups: three
+	// images found, nothing inconclusive.
+	if warnings := reviewWarnings(t, servers[1].url, pool, body); len(warnings) != 0 {
+		t.Fatalf("the benchmark Deployment draws warnings %q: it should be healthy", warnings)
+	}
+	return benchServers{c: c, reg: reg, d: d, body: body, pool: pool, bundle: bundle, servers: servers, allowPort: allowPort, nbLog: nbLog}
+}
+
+// TestSideBySideInstructions is the side-by-side benchmark counted in
+// instructions rather than time: each server runs under valgrind's
+// callgrind, which counts the instructions the process executes, all its
+// threads included (the collector's, the TLS code's), the same count for
+// the same work whatever else the machine does. Each gets the same warm-up
+// of 200 reviews, then 1,000 reviews are sent on one keep-alive
+// connection; the count over those, per review, is compared. Both run with
+// GOMAXPROCS=1 (see below). It needs valgrind (skipped without) and takes
+// under a minute.
+func TestSideBySideInstructions(t *testing.T) {
+	if os.Getenv("NOBACKOFF_BENCH") == "" {
+		t.Skip("the side-by-side benchmark runs with `make bench-serve` (NOBACKOFF_BENCH=1)")
+	}
+	valgrind, err := exec.LookPath("valgrind")
+	if err != nil {
+		t.Skip("SKIPPED: no valgrind: the instruction counts need it")
+	}
+	control, err := exec.LookPath("callgrind_control")
+	if err != nil {
+		t.Skip("SKIPPED: no callgrind_control")
+	}
+	// Go's asynchronous preemption signals trip callgrind; the count is
+	// the same without them. Valgrind runs one thread at a time: with
+	// more than one P the scheduler's idle threads spin for work between
+	// reviews, a count that changes from run to run.
+	t.Setenv("GODEBUG", "asyncpreemptoff=1")
+	t.Setenv("GOMAXPROCS", "1")
+	// NOBACKOFF_BENCH_CALLGRIND_DIR keeps the profiles, for
+	// callgrind_annotate.
+	dir := os.Getenv("NOBACKOFF_BENCH_CALLGRIND_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	outs := map[string]string{}
+	b := startBenchServers(t, func(name, bin string, args []string) (string, []string) {
+		outs[name] = filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".callgrind")
+		return valgrind, append([]string{"--tool=callgrind", "--callgrind-out-file=" + outs[name], bin}, args...)
+	})
+	const warm, reviews = 200, 1000
+	per := map[string]float64{}
+	for _, s := range b.servers {
+		client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: b.pool}}}
+		post := func(n int) {
+			for range n {
+				resp, err := client.Post(s.url, "application/json", bytes.NewReader(b.body))
+				if err != nil {
+					t.Fatalf("%s: %v", s.name, err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s: %s", s.name, resp.Status)
+				}
+			}
+		}
+		// Each dump holds the count since the one before: the first ends
+		// the start and the warm-up, the second holds the reviews alone.
+		dump := func() {
+			if out, err := exec.Command(control, "--dump", strconv.Itoa(s.pid)).CombinedOutput(); err != nil {
+				t.Fatalf("callgrind_control --dump: %v\n%s", err, out)
+			}
+		}
+		post(warm)
+		dump()
+		post(reviews)
+		dump()
+		per[s.name] = float64(callgrindTotal(t, outs[s.name]+".2")) / reviews
+	}
+	t.Logf("\ninstructions per review over %d reviews on one keep-alive connection (callgrind, all threads):\n"+
+		"minimal webhook %.0f\nnobackoff       %.0f\nnobackoff / minimal: %.2f",
+		reviews, per["minimal webhook"], per["nobackoff"], per["nobackoff"]/per["minimal webhook"])
+}
+
+// callgrindTotal reads the instruction count of a callgrind dump file.
+func callgrindTotal(t *testing.T, file string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "totals: "); ok {
+			n, err := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s: no totals line", file)
+	return 0
 }
 
 type warningFlag struct{ seen *bool }

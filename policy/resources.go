@@ -6,6 +6,7 @@ import (
 	"iter"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -256,6 +257,9 @@ func heapSettings(c ContainerRef, img *ImageConfig, pod *podBudget) ([]heapSetti
 		return nil, err
 	}
 	line, known := launchLine(c, img, cmd)
+	// The line is read several times below (the JVM's options, Node's,
+	// the scripts'); each reading would expand it again: read it once.
+	line = replayable(line)
 	var out []heapSetting
 
 	// JVM: JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS are read by the JVM
@@ -335,6 +339,24 @@ func heapSettings(c ContainerRef, img *ImageConfig, pod *podBudget) ([]heapSetti
 		}
 	}
 	return out, nil
+}
+
+// maxReplayTokens bounds the words replayable keeps: a real command line
+// has far fewer; one expanded to millions of words is read again instead.
+const maxReplayTokens = 1024
+
+// replayable returns toks as a sequence that reads its words from memory
+// after the first pass, when there are at most maxReplayTokens of them;
+// otherwise toks itself, read again on each pass.
+func replayable(toks iter.Seq[token]) iter.Seq[token] {
+	var kept []token
+	for t := range toks {
+		if len(kept) == maxReplayTokens {
+			return toks
+		}
+		kept = append(kept, t)
+	}
+	return slices.Values(kept)
 }
 
 // launchLine is the command line the container starts with: the pod's

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -111,13 +112,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp.Warnings = []string{truncate(policy.OneLine("[nobackoff] not checked: "+err.Error()), maxWarningLen)}
 	}
 	resp.UID = req.UID
-	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: &resp.AdmissionResponse}
-	w.Header().Set("Content-Type", "application/json")
-	if err := writeWire(w, &out); err != nil {
+	buf := responseBuffers.Get().(*[]byte)
+	out, err := appendReviewResponse((*buf)[:0], review.TypeMeta, &resp.AdmissionResponse)
+	if err == nil {
+		w.Header().Set("Content-Type", "application/json")
+		_, err = w.Write(out)
+	}
+	if err != nil {
 		h.log.Error("writing admission response", "error", err)
+	}
+	if cap(out) <= maxPooledResponse {
+		*buf = out
+		responseBuffers.Put(buf)
 	}
 	h.metrics.observeDuration(h.mode, time.Since(start))
 }
+
+// responseBuffers hold answers being written; one larger than
+// maxPooledResponse (a denial listing hundreds of problems) is left to the
+// collector.
+var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledResponse = 64 << 10
 
 // readReview decodes and validates an AdmissionReview v1 request body.
 // length is the declared Content-Length (-1: unknown): the body is read
