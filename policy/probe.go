@@ -212,7 +212,8 @@ func (livenessEqualsReadiness) Check(_ context.Context, p *Pod) ([]Finding, erro
 		if !c.Probed() || l == nil || r == nil {
 			continue
 		}
-		if timingOf(l) != timingOf(r) || !equality.Semantic.DeepEqual(handlerOf(l), handlerOf(r)) {
+		if timingOf(l) != timingOf(r) || !mayBeSameHandler(handlerOf(l), handlerOf(r)) ||
+			!equality.Semantic.DeepEqual(handlerOf(l), handlerOf(r)) {
 			continue
 		}
 		sev, msg, ok := identicalProbesRisk(handlerOf(l))
@@ -225,6 +226,27 @@ func (livenessEqualsReadiness) Check(_ context.Context, p *Pod) ([]Finding, erro
 				fail, 2*fail)))
 	}
 	return out, nil
+}
+
+// mayBeSameHandler is false when two probe handlers certainly differ by
+// a field cheap to compare (kind, HTTP path, port, command length), so that
+// the reflective comparison runs only for handlers that may be the same:
+// on every review, most pods' probes differ by their path.
+func mayBeSameHandler(a, b corev1.ProbeHandler) bool {
+	switch {
+	case (a.HTTPGet == nil) != (b.HTTPGet == nil), (a.TCPSocket == nil) != (b.TCPSocket == nil),
+		(a.Exec == nil) != (b.Exec == nil), (a.GRPC == nil) != (b.GRPC == nil):
+		return false
+	case a.HTTPGet != nil:
+		return a.HTTPGet.Path == b.HTTPGet.Path && a.HTTPGet.Port == b.HTTPGet.Port
+	case a.TCPSocket != nil:
+		return a.TCPSocket.Port == b.TCPSocket.Port
+	case a.Exec != nil:
+		return len(a.Exec.Command) == len(b.Exec.Command)
+	case a.GRPC != nil:
+		return a.GRPC.Port == b.GRPC.Port
+	}
+	return true
 }
 
 // identicalProbesRisk says what identical liveness and readiness probes

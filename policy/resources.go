@@ -259,7 +259,17 @@ func heapSettings(c ContainerRef, img *ImageConfig, pod *podBudget) ([]heapSetti
 	line, known := launchLine(c, img, cmd)
 	// The line is read several times below (the JVM's options, Node's,
 	// the scripts'); each reading would expand it again: read it once.
-	line = replayable(line)
+	// Words kept, a line without a word a JVM or Node heap flag starts
+	// with is not searched for one.
+	jvmFlags, nodeFlags := true, true
+	if words, ok := collectWords(line); ok {
+		line = slices.Values(words)
+		jvmFlags, nodeFlags = false, false
+		for _, w := range words {
+			jvmFlags = jvmFlags || strings.HasPrefix(w.text, "-X")      // -Xmx, -XX:MaxHeapSize=
+			nodeFlags = nodeFlags || strings.HasPrefix(w.text, "--max") // --max-old-space-size
+		}
+	}
 	var out []heapSetting
 
 	// JVM: JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS are read by the JVM
@@ -303,7 +313,9 @@ func heapSettings(c ContainerRef, img *ImageConfig, pod *podBudget) ([]heapSetti
 			}
 		}
 	}
-	readJVM(jvmLauncherOptions(line), true)
+	if jvmFlags {
+		readJVM(jvmLauncherOptions(line), true)
+	}
 	readJVMEnv("_JAVA_OPTIONS", true)
 	switch {
 	case maybeFound && (!sureFound || maybe != sure):
@@ -324,8 +336,10 @@ func heapSettings(c ContainerRef, img *ImageConfig, pod *podBudget) ([]heapSetti
 	if _, ok := env.index["NODE_OPTIONS"]; ok {
 		node, nodeFound = lastNodeHeap(envTokens(env, "NODE_OPTIONS"))
 	}
-	if h, ok := lastNodeHeap(nodeOptions(line)); ok {
-		node, nodeFound = h, true
+	if nodeFlags {
+		if h, ok := lastNodeHeap(nodeOptions(line)); ok {
+			node, nodeFound = h, true
+		}
 	}
 	if nodeFound {
 		out = append(out, node)
@@ -341,22 +355,22 @@ func heapSettings(c ContainerRef, img *ImageConfig, pod *podBudget) ([]heapSetti
 	return out, nil
 }
 
-// maxReplayTokens bounds the words replayable keeps: a real command line
-// has far fewer; one expanded to millions of words is read again instead.
+// maxReplayTokens bounds the words collectWords keeps: a real command
+// line has far fewer; one expanded to millions of words is read again on
+// each pass instead.
 const maxReplayTokens = 1024
 
-// replayable returns toks as a sequence that reads its words from memory
-// after the first pass, when there are at most maxReplayTokens of them;
-// otherwise toks itself, read again on each pass.
-func replayable(toks iter.Seq[token]) iter.Seq[token] {
+// collectWords returns the words of toks, or false when there are more than
+// maxReplayTokens.
+func collectWords(toks iter.Seq[token]) ([]token, bool) {
 	var kept []token
 	for t := range toks {
 		if len(kept) == maxReplayTokens {
-			return toks
+			return nil, false
 		}
 		kept = append(kept, t)
 	}
-	return slices.Values(kept)
+	return kept, true
 }
 
 // launchLine is the command line the container starts with: the pod's

@@ -135,12 +135,27 @@ var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); re
 
 const maxPooledResponse = 64 << 10
 
+// bodyBuffers hold request bodies while they are decoded: nothing decoded
+// keeps a reference into the body (strings and raw objects are copies),
+// so one review's buffer serves the next. One larger than maxPooledBody
+// is left to the collector.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+
+const maxPooledBody = 256 << 10
+
 // readReview decodes and validates an AdmissionReview v1 request body.
 // length is the declared Content-Length (-1: unknown): the body is read
 // into a buffer of that size at once rather than one grown as it comes,
 // which would leave several times its size as garbage on every review.
 func readReview(body io.Reader, length int64) (*wireReview, error) {
-	data, err := readAllSized(io.LimitReader(body, maxReviewBytes+1), min(max(length, 0)+1, maxReviewBytes+1))
+	buf := bodyBuffers.Get().(*[]byte)
+	data, err := readAllInto((*buf)[:0], io.LimitReader(body, maxReviewBytes+1), min(max(length, 0)+1, maxReviewBytes+1))
+	defer func() {
+		if cap(data) <= maxPooledBody {
+			*buf = data[:0]
+			bodyBuffers.Put(buf)
+		}
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("reading body: %w", err)
 	}
@@ -170,10 +185,12 @@ func readReview(body io.Reader, length int64) (*wireReview, error) {
 	return review, nil
 }
 
-// readAllSized is io.ReadAll starting from a buffer of size bytes (one
+// readAllInto is io.ReadAll into b, grown first to hold size bytes (one
 // more than the expected length leaves room to see the end).
-func readAllSized(r io.Reader, size int64) ([]byte, error) {
-	b := make([]byte, 0, max(size, 512))
+func readAllInto(b []byte, r io.Reader, size int64) ([]byte, error) {
+	if int64(cap(b)) < size {
+		b = make([]byte, 0, max(size, 512))
+	}
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]

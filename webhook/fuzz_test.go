@@ -30,6 +30,10 @@ func FuzzReadReview(f *testing.F) {
 			`"object":{"spec":{"containers":[{"name":"a","image":"nginx"}],"ephemeralContainers":[{"name":"d","image":"busybox"}]}},"oldObject":{"spec":{"containers":[{"name":"a","image":"nginx"}]}}}}`,
 		`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"apps","version":"v1","kind":"Deployment"},"operation":"CREATE",` +
 			`"object":{"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"x","uid":"y","controller":true}]},"spec":{"replicas":"two"}}}}`,
+		// The request's kind read by hand: a number, a null, an unknown
+		// name, a second kind.
+		`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"apps","version":"v1","kind":5},"object":{}}}`,
+		`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":null,"version":"v1","kind":"Pod","x":[1]},"kind":{"version":"v1","kind":"Job"},"object":{"spec":{}}}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -73,3 +73,35 @@ func TestResponseWriterMatchesEncoder(t *testing.T) {
 		}
 	}
 }
+
+// TestOnePass: a review's workload objects are decoded in the review's one
+// pass, into their kind's type; another kind's object stays raw.
+func TestOnePass(t *testing.T) {
+	for _, tc := range []struct {
+		body       string
+		object     bool
+		oldObject  bool
+		rawOptions bool
+	}{
+		{`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"apps","version":"v1","kind":"Deployment"},` +
+			`"requestKind":{"group":"apps","version":"v1","kind":"Deployment"},"object":{"metadata":{"name":"a"}},"oldObject":{"metadata":{"name":"a"}},` +
+			`"options":{"kind":"UpdateOptions"}}}`, true, true, true},
+		{`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":{"data":{}}}}`,
+			false, false, false},
+		// The request's kind after its object: read in the usual two passes.
+		{`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","object":{"metadata":{"name":"a"}},` +
+			`"kind":{"version":"v1","kind":"Pod"}}}`, false, false, false},
+	} {
+		review, err := unmarshalReview([]byte(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (review.object != nil) != tc.object || (review.oldObject != nil) != tc.oldObject ||
+			(len(review.Request.Options.Raw) > 0) != tc.rawOptions {
+			t.Errorf("%s: object %T, oldObject %T, options %q", tc.body, review.object, review.oldObject, review.Request.Options.Raw)
+		}
+		if tc.object && len(review.Request.Object.Raw) > 0 {
+			t.Errorf("%s: the object decoded in one pass is also kept raw", tc.body)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -59,37 +60,79 @@ var onePassPool = sync.Pool{New: func() any {
 	return p
 }}
 
-// plainGVK has GroupVersionKind's fields without its unmarshaler.
-type plainGVK struct {
-	Group   string `json:"group"`
-	Version string `json:"version"`
-	Kind    string `json:"kind"`
-}
-
+// requestKind reads the request's kind; other kinds (requestKind) are
+// read as usual. Which field is being read is told by its address: the
+// decoder has made the request before it reads the request's fields.
 func (p *onePass) requestKind(dec *jsontext.Decoder, v *metav1.GroupVersionKind) error {
-	// Once the request's kind is known, other kinds (requestKind) are
-	// read as usual without asking where they are.
-	if p.kind != nil || dec.StackPointer() != "/request/kind" {
+	if r := p.review.Request; r == nil || v != &r.Kind {
 		return errors.ErrUnsupported
 	}
-	var g plainGVK
-	if err := json.UnmarshalDecode(dec, &g); err != nil {
+	// Three strings, read without the reflective decoder; anything else
+	// there (null, other types) is left to it.
+	if dec.PeekKind() != '{' {
+		return errors.ErrUnsupported
+	}
+	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
-	*v = metav1.GroupVersionKind(g)
+	var g metav1.GroupVersionKind
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		var field *string
+		switch name.String() {
+		case "group":
+			field = &g.Group
+		case "version":
+			field = &g.Version
+		case "kind":
+			field = &g.Kind
+		}
+		switch {
+		case field == nil: // another name: ignored, as the decoder ignores it
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+			continue
+		case dec.PeekKind() == 'n': // null: the zero value, as the decoder reads it
+			if _, err := dec.ReadToken(); err != nil {
+				return err
+			}
+			*field = ""
+			continue
+		case dec.PeekKind() != '"':
+			// The decoder refuses it: so does the one pass, and the two
+			// passes report it.
+			return fmt.Errorf("request kind: %s is not a string", name.String())
+		}
+		value, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		*field = value.String()
+	}
+	if _, err := dec.ReadToken(); err != nil { // the closing brace
+		return err
+	}
+	*v = g
 	p.kind = v
 	return nil
 }
 
-func (p *onePass) rawObject(dec *jsontext.Decoder, _ *runtime.RawExtension) error {
-	if p.kind == nil || dec.PeekKind() != '{' {
+// rawObject reads the request's object or oldObject into its type, when
+// the request's kind is known and a workload's.
+func (p *onePass) rawObject(dec *jsontext.Decoder, v *runtime.RawExtension) error {
+	r := p.review.Request
+	if p.kind == nil || r == nil || dec.PeekKind() != '{' {
 		return errors.ErrUnsupported
 	}
 	var into *any
-	switch dec.StackPointer() {
-	case "/request/object":
+	switch v {
+	case &r.Object:
 		into = &p.review.object
-	case "/request/oldObject":
+	case &r.OldObject:
 		into = &p.review.oldObject
 	default:
 		return errors.ErrUnsupported

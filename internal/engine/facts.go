@@ -105,6 +105,7 @@ const maxFound = 4096
 // what was asked of it.
 func foundKey(image, keyring string, platforms []registrycheck.Platform, wantConfig bool) string {
 	var b strings.Builder
+	b.Grow(len(image) + 1 + len(keyring) + 24*len(platforms) + 7)
 	b.WriteString(image)
 	b.WriteByte(0)
 	b.WriteString(keyring)
