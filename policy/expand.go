@@ -86,7 +86,11 @@ type containerEnv struct {
 // Variables set with valueFrom are unknown until the pod runs. Expansions
 // are charged to pod. The error is a *LimitError.
 func envValues(c ContainerRef, pod *podBudget) (*containerEnv, error) {
-	e := &containerEnv{values: map[string]string{}, index: map[string]int{}, left: maxExpandedContainer, pod: pod}
+	e := &containerEnv{left: maxExpandedContainer, pod: pod}
+	if len(c.Env) == 0 {
+		return e, nil // nil maps: read, never written
+	}
+	e.values, e.index = make(map[string]string, len(c.Env)), make(map[string]int, len(c.Env))
 	for i, ev := range c.Env {
 		if ev.ValueFrom != nil {
 			delete(e.values, ev.Name)
