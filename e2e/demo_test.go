@@ -165,7 +165,7 @@ func demoInstalled(t *testing.T, app testApp, say func(string, ...any)) *demoClu
 	cas := joinCAs(t, reg.CAFile, private.CAFile)
 	args := []string{"install", "nobackoff", "charts/nobackoff", "--namespace", "nobackoff", "--create-namespace",
 		"--set", "image.repository=" + image, "--set", "image.tag=demo", "--set-file", "registries.caBundle=" + cas,
-		"--wait", "--timeout", "3m"}
+		"--set", "audit.interval=15s", "--wait", "--timeout", "3m"}
 	say("$ helm %s", strings.Join(args, " "))
 	args[2] = "../charts/nobackoff"
 	helmRunner(t, helm, c.kubeconfig, func() string { return describe(c, n, "nobackoff") })(args...)
@@ -223,4 +223,19 @@ func demoNode(t *testing.T, d *demoCluster, say func(string, ...any)) {
 	}
 	say("\n$ kubectl get pods -n shop")
 	fmt.Print(c.must(t, "", "get", "pods", "-n", "shop").stdout)
+
+	// The background pass (every 15 s here, 30 minutes by default) says
+	// the same of what now runs, where dashboards and kubectl look.
+	say("\n\033[1m== What runs, judged again in the background: the Report of namespace shop and its Events ==\033[0m")
+	deadline := time.Now().Add(time.Minute)
+	for len(reportOf(t, c, "shop")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Second)
+	}
+	say("$ kubectl get reports -A")
+	fmt.Print(c.must(t, "", "get", "reports", "-A").stdout)
+	say("\n$ kubectl get events -n shop --field-selector reportingComponent=nobackoff.io/audit")
+	fmt.Print(c.must(t, "", "get", "events", "-n", "shop", "--field-selector", "reportingComponent=nobackoff.io/audit").stdout)
+	if len(reportOf(t, c, "shop")) == 0 {
+		t.Error("no Report for namespace shop a minute after the stories were applied")
+	}
 }

@@ -4,7 +4,8 @@
 # two registries, and nobackoff installed with helm the way users install it (its image built
 # without Docker by `make image` and pushed to the local registry); then `kubectl apply` of the
 # failure stories in examples/, in warn mode and in enforce mode. Act 3: the node runs them; the
-# kubelet's verdicts are shown next to nobackoff's predictions. The node needs root; where it cannot
+# kubelet's verdicts are shown next to nobackoff's predictions, then the Report and Events of the
+# background pass over what runs. The node needs root; where it cannot
 # run (or NOBACKOFF_NODE=skip), nobackoff runs as a process beside the control plane and act 3 is
 # left out. Everything it starts is stopped before it exits. Run it with `make demo`, which builds
 # the tools.
