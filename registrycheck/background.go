@@ -10,9 +10,10 @@ import (
 )
 
 // Background describes lookups nobody waits for: an audit of a cluster,
-// the webhook's background pass. Admission reviews carry none: their
-// lookups are never held by it. A lookup shared by several callers runs
-// with the Background of the caller that started it.
+// the webhook's background pass. Admission reviews carry none, and are
+// never held by one: a throttled lookup (one with a Limiter) takes none of
+// a registry's connection slots and is shared only with other throttled
+// lookups. Its answers go to the same caches.
 type Background struct {
 	// Limiter, when set, bounds the registry traffic: every HTTP request
 	// (token, HEAD, GET) waits for one of its tokens before it is sent.
@@ -48,6 +49,23 @@ func WithBackground(ctx context.Context, b *Background) context.Context {
 func BackgroundOf(ctx context.Context) *Background {
 	b, _ := ctx.Value(backgroundKey{}).(*Background)
 	return b
+}
+
+// throttled reports a lookup held by a request limiter.
+func throttled(ctx context.Context) bool {
+	b := BackgroundOf(ctx)
+	return b != nil && b.Limiter != nil
+}
+
+// flightKey is the key a lookup is shared under: a throttled lookup is
+// shared only with other throttled ones, so that an admission review never
+// waits on a lookup that waits for its limiter (the answer, once cached,
+// serves both).
+func flightKey(ctx context.Context, key string) string {
+	if throttled(ctx) {
+		return key + "\x00throttled"
+	}
+	return key
 }
 
 // lookupTimeout is how long one shared lookup started with ctx may take.

@@ -102,3 +102,39 @@ func TestBackgroundSince(t *testing.T) {
 		t.Errorf("an admission review after the pass: %d HEADs, want 0", n)
 	}
 }
+
+// TestThrottledLookupsHoldNoAdmission: lookups waiting for their limiter
+// hold none of a registry's connection slots and share no lookup with an
+// admission review: one for the very image they wait to ask for is
+// answered at once.
+func TestThrottledLookupsHoldNoAdmission(t *testing.T) {
+	reg := testregistry.New(t)
+	for i := range 4 {
+		reg.Push(fmt.Sprintf("shop/app:%d", i), testregistry.Image(t, v1.Config{}, amd64))
+	}
+	r := newTestResolver(Options{MaxPerRegistry: 2})
+	lim := rate.NewLimiter(rate.Every(2*time.Second), 1)
+	lim.Allow()
+	bg, cancel := context.WithTimeout(WithBackground(context.Background(), &Background{Limiter: lim, LookupTimeout: 30 * time.Second}), 20*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	for i := range 4 {
+		go func() {
+			r.Resolve(bg, fmt.Sprintf("%s/shop/app:%d", reg.Host, i), nil)
+			done <- struct{}{}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // the four wait for tokens
+	for i := range 4 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		res := r.Resolve(ctx, fmt.Sprintf("%s/shop/app:%d", reg.Host, i), nil)
+		cancel()
+		if res.Outcome != OK {
+			t.Errorf("admission lookup of app:%d while background lookups wait: %s", i, res.Attempt)
+		}
+	}
+	cancel()
+	for range 4 {
+		<-done
+	}
+}

@@ -261,12 +261,12 @@ func (r *Resolver) withPuller(ctx context.Context, host string, c *Credential, n
 		return err
 	}
 	defer done()
-	p, err := r.puller(host, c)
+	p, err := r.puller(ctx, host, c)
 	if err != nil {
 		return err
 	}
 	if err := read(p); err != nil {
-		r.dropPuller(host, c)
+		r.dropPuller(ctx, host, c)
 		return err
 	}
 	return nil

@@ -487,7 +487,7 @@ func (r *Resolver) attempt(ctx context.Context, named reference.Named, host stri
 		return base
 	}
 	shared := base // the caller may change base once it stops waiting
-	ch := r.flights.DoChan(key, func() (any, error) {
+	ch := r.flights.DoChan(flightKey(ctx, key), func() (any, error) {
 		// The shared lookup outlives any one caller: it is bound by the
 		// lookup timeout, not by the first caller's deadline.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lookupTimeout(ctx))
@@ -535,7 +535,7 @@ func (r *Resolver) head(ctx context.Context, ref name.Reference, host string, c 
 		return
 	}
 	defer release()
-	p, err := r.puller(host, c)
+	p, err := r.puller(ctx, host, c)
 	if err == nil {
 		var desc *v1Descriptor
 		desc, err = p.Head(ctx, ref)
@@ -545,7 +545,7 @@ func (r *Resolver) head(ctx context.Context, ref name.Reference, host string, c 
 		}
 	}
 	// A puller keeps its auth handshake; after an error start afresh.
-	r.dropPuller(host, c)
+	r.dropPuller(ctx, host, c)
 	at.Outcome, at.Status = classify(err)
 	at.TLS = certificateError(err, host)
 	if !at.Outcome.Conclusive() || at.Outcome == Unauthorized || at.Outcome == Forbidden {
@@ -553,7 +553,14 @@ func (r *Resolver) head(ctx context.Context, ref name.Reference, host string, c 
 	}
 }
 
+// acquire takes one of the registry's connection slots. A rate-limited
+// background lookup takes none: its limiter already bounds what it asks
+// of the registry, and it would hold a slot admission reviews wait for
+// while it waits for its tokens.
 func (r *Resolver) acquire(ctx context.Context, host string) (func(), error) {
+	if throttled(ctx) {
+		return func() {}, nil
+	}
 	r.mu.Lock()
 	slot, ok := r.slots[host]
 	if !ok {
@@ -576,15 +583,22 @@ func (r *Resolver) acquire(ctx context.Context, host string) (func(), error) {
 	}
 }
 
-func pullerKey(host string, c *Credential) string {
-	if c.Source == Anonymous {
-		return host + "|" + Anonymous
+// pullerKey identifies a puller: a throttled lookup gets its own, whose
+// handshakes (ping, token) wait for its limiter without holding up the
+// admission path's.
+func pullerKey(ctx context.Context, host string, c *Credential) string {
+	key := host + "|" + Anonymous
+	if c.Source != Anonymous {
+		key = host + "|" + c.Fingerprint()
 	}
-	return host + "|" + c.Fingerprint()
+	if throttled(ctx) {
+		key += "|throttled"
+	}
+	return key
 }
 
-func (r *Resolver) puller(host string, c *Credential) (*remote.Puller, error) {
-	key := pullerKey(host, c)
+func (r *Resolver) puller(ctx context.Context, host string, c *Credential) (*remote.Puller, error) {
+	key := pullerKey(ctx, host, c)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p, ok := r.pullers[key]; ok {
@@ -621,10 +635,10 @@ func (r *Resolver) puller(host string, c *Credential) (*remote.Puller, error) {
 	return p, nil
 }
 
-func (r *Resolver) dropPuller(host string, c *Credential) {
+func (r *Resolver) dropPuller(ctx context.Context, host string, c *Credential) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.pullers, pullerKey(host, c))
+	delete(r.pullers, pullerKey(ctx, host, c))
 }
 
 // errNoCredential is returned by content lookups on results that found no

@@ -62,7 +62,7 @@ func (r *Resolver) refineNotFound(ctx context.Context, named reference.Named, re
 		apply(v)
 		return
 	}
-	ch := r.flights.DoChan(key, func() (any, error) {
+	ch := r.flights.DoChan(flightKey(ctx, key), func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lookupTimeout(ctx))
 		defer cancel()
 		var v refined

@@ -112,11 +112,15 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 	var tick audit.Progress
 	if *progress == "always" || *progress == "auto" && isTerminal(stderr) {
 		var mu sync.Mutex
-		last := time.Time{}
+		last, shown := time.Time{}, 0
 		tick = func(done, total int) {
 			mu.Lock()
 			defer mu.Unlock()
+			if done <= shown {
+				return // reported late, after a later count
+			}
 			if done == total || time.Since(last) >= 200*time.Millisecond {
+				shown = done
 				last = time.Now()
 				fmt.Fprintf(stderr, "\rnobackoff audit: %d/%d workloads reviewed", done, total)
 				if done == total {

@@ -57,7 +57,7 @@ func serve(args []string, stderr io.Writer) int {
 	auditOn := fs.Bool("audit", false, "background passes: re-judge the workloads of checked namespaces every --audit-interval (one replica at a time, elected on a Lease), write a Report per namespace and an Event per new finding (needs --registry-lookups)")
 	auditInterval := fs.Duration("audit-interval", 30*time.Minute, "time from the start of one background pass to the start of the next")
 	auditRate := fs.Int("audit-registry-requests-per-minute", 60, "bound on the HTTP requests background passes send to registries (0: none); admission reviews are never held by it")
-	auditTimeout := fs.Duration("audit-registry-timeout", 30*time.Second, "budget for the registry lookups of one workload in a background pass")
+	auditTimeout := fs.Duration("audit-registry-timeout", time.Minute, "budget for the registry lookups of one workload in a background pass")
 	auditReports := fs.Bool("audit-reports", true, "write the passes' findings as OpenReports (openreports.io/v1alpha1 Report, one per namespace; the CRD must be installed)")
 	auditEvents := fs.Bool("audit-events", true, "record an Event (type Warning, reason the check ID) on a workload when a finding first appears")
 	auditLease := fs.String("audit-lease", "nobackoff-audit", "the Lease, in --namespace, the replicas elect the one that runs the passes with")

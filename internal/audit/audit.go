@@ -120,7 +120,7 @@ func List(ctx context.Context, client kubernetes.Interface, scope Scope) (*Liste
 
 // namespaces returns which namespaces the scope takes and how many that
 // is. Reading every namespace, it lists them to leave out those labelled
-// off; where namespaces may not be listed, it takes all but Exclude.
+// off (a listing refused is an error: which are off cannot be told).
 func namespaces(ctx context.Context, client kubernetes.Interface, scope Scope) (func(string) bool, int, error) {
 	if scope.Namespace != "" {
 		return func(ns string) bool { return ns == scope.Namespace }, 1, nil
@@ -265,6 +265,9 @@ func Review(ctx context.Context, e *engine.Engine, listed *Listed, concurrency i
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, concurrency)
 	for i, w := range ws {
+		if ctx.Err() != nil {
+			break // cancelled: no more reviews started
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,9 +42,11 @@ type BackgroundOptions struct {
 	// token bucket holding a second's worth). 0: no bound.
 	RequestsPerMinute int
 	// LookupTimeout bounds the registry lookups of one workload. Default
-	// 30s.
+	// 60s.
 	LookupTimeout time.Duration
-	// Concurrency bounds the workloads reviewed at once. Default 4.
+	// Concurrency bounds the workloads reviewed at once. Default 2: the
+	// request rate, not the concurrency, sets the pace of a pass, and
+	// fewer lookups sharing the rate each wait less.
 	Concurrency int
 	// Ready reports whether the engine's cluster view has synced; passes
 	// wait for it. Nil: always ready.
@@ -63,9 +67,15 @@ type Background struct {
 	o       BackgroundOptions
 	limiter *rate.Limiter
 	metrics *Metrics
+	// leadMu lets one leadership term run at a time: client-go starts a
+	// term's work without waiting for the last one's to end.
+	leadMu sync.Mutex
 	// seen holds the findings of the last pass (or, when leadership was
 	// just taken, those of the Reports found): a finding not in it is new.
 	seen map[string]bool
+	// last holds the last pass's findings by workload: a workload whose
+	// image lookups were inconclusive keeps its image findings.
+	last map[string][]found
 	// owner is the Reports' owner reference, once ReportsOwner is found.
 	owner *metav1.OwnerReference
 }
@@ -76,10 +86,10 @@ func NewBackground(o BackgroundOptions) *Background {
 		o.Interval = 30 * time.Minute
 	}
 	if o.LookupTimeout <= 0 {
-		o.LookupTimeout = 30 * time.Second
+		o.LookupTimeout = time.Minute
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 4
+		o.Concurrency = 2
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -107,7 +117,13 @@ func (b *Background) Run(ctx context.Context) {
 			Lock: lock, Name: b.o.LeaseName, ReleaseOnCancel: true,
 			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
 			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: b.lead,
+				OnStartedLeading: func(ctx context.Context) {
+					b.leadMu.Lock()
+					defer b.leadMu.Unlock()
+					if ctx.Err() == nil {
+						b.lead(ctx)
+					}
+				},
 				OnStoppedLeading: func() {
 					b.metrics.leading(false)
 					b.o.Log.Info("background pass: no longer leading", "identity", b.o.Identity)
@@ -126,7 +142,7 @@ func (b *Background) Run(ctx context.Context) {
 func (b *Background) lead(ctx context.Context) {
 	b.metrics.leading(true)
 	b.o.Log.Info("background pass: leading", "identity", b.o.Identity, "interval", b.o.Interval.String())
-	b.seen = b.reported(ctx)
+	b.seen, b.last = b.reported(ctx), nil
 	for {
 		if b.o.Reports != nil && b.o.ReportsOwner != "" && b.owner == nil {
 			b.owner = b.findOwner(ctx)
@@ -169,29 +185,50 @@ func (b *Background) Pass(ctx context.Context) error {
 	// or a password changed since the last pass is seen in this one.
 	bg := &registrycheck.Background{Limiter: b.limiter, LookupTimeout: b.o.LookupTimeout, Since: start}
 	rep, errs := Review(registrycheck.WithBackground(ctx, bg), b.o.Engine, listed, b.o.Concurrency, nil)
+	if ctx.Err() != nil {
+		// Leadership lost or stopping: a pass cut short publishes nothing.
+		return fmt.Errorf("background pass cut short: %w", ctx.Err())
+	}
 	for _, e := range append(listed.Skipped, errs...) {
 		b.o.Log.Info("background pass: not judged in full", "error", e)
 	}
-	found := findingsOf(listed, rep)
+	fs, unsure := findingsOf(listed, rep)
+	fs = b.keepWhereUnsure(fs, unsure)
 	if b.o.Reports != nil {
-		if err := b.writeReports(ctx, found, start); err != nil {
+		if err := b.writeReports(ctx, fs, start); err != nil {
 			b.o.Log.Warn("background pass: reports not written", "error", err)
 		}
 	}
 	if b.o.Events {
-		b.recordEvents(ctx, found)
+		b.recordEvents(ctx, fs)
 	}
-	b.seen = map[string]bool{}
-	for _, f := range found {
+	b.seen, b.last = map[string]bool{}, map[string][]found{}
+	for _, f := range fs {
 		b.seen[f.key()] = true
+		b.last[f.workload()] = append(b.last[f.workload()], f)
 	}
-	b.metrics.pass(found, len(listed.Workloads), start, time.Since(start), bg.Sent())
-	b.o.Log.Info("background pass done", "workloads", len(listed.Workloads), "findings", len(found),
-		"registryRequests", bg.Sent(), "took", time.Since(start).Round(time.Millisecond).String())
-	if ctx.Err() != nil {
-		return fmt.Errorf("background pass cut short: %w", ctx.Err())
-	}
+	b.metrics.pass(fs, len(listed.Workloads), start, time.Since(start), bg.Sent())
+	b.o.Log.Info("background pass done", "workloads", len(listed.Workloads), "findings", len(fs),
+		"inconclusive", len(unsure), "registryRequests", bg.Sent(), "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// keepWhereUnsure gives a workload whose image lookups were inconclusive
+// this pass (a registry down, the pass's own rate) the image findings the
+// last pass had for it: what could not be told is not taken as fixed,
+// and no Event says it again when it is told once more.
+func (b *Background) keepWhereUnsure(fs []found, unsure map[string]bool) []found {
+	if len(unsure) == 0 || b.last == nil {
+		return fs
+	}
+	for w := range unsure {
+		for _, f := range b.last[w] {
+			if f.f.Check.Category() == "image" && !slices.ContainsFunc(fs, func(g found) bool { return g.key() == f.key() }) {
+				fs = append(fs, f)
+			}
+		}
+	}
+	return fs
 }
 
 // findOwner is the owner reference of the Reports: the webhook

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,28 +33,38 @@ func (f found) key() string {
 	return findingKey(f.subject.Kind, f.subject.Namespace, f.subject.Name, string(f.f.Check), f.f.Field)
 }
 
+// workload identifies the finding's workload.
+func (f found) workload() string {
+	return f.subject.Kind + "/" + f.subject.Namespace + "/" + f.subject.Name
+}
+
 func findingKey(kind, namespace, name, check, field string) string {
 	return kind + "/" + namespace + "/" + name + "|" + check + "|" + field
 }
 
 // findingsOf flattens a pass's report: its objects are the listed
-// workloads, in order.
-func findingsOf(listed *Listed, rep *report.Report) []found {
+// workloads, in order. Inconclusive lookups are not findings to publish
+// (a Report says what will not come up, not what could not be told):
+// unsure names the workloads that had one.
+func findingsOf(listed *Listed, rep *report.Report) (out []found, unsure map[string]bool) {
+	unsure = map[string]bool{}
 	versions := map[string]string{}
 	for _, k := range workload.Kinds() {
 		versions[k.Kind] = k.GroupVersion().String()
 	}
-	var out []found
 	for i, o := range rep.Objects {
 		w := listed.Workloads[i]
 		subject := corev1.ObjectReference{APIVersion: versions[w.Kind], Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, UID: w.Meta.UID}
 		for _, f := range o.Result.Findings {
-			if f.Severity == policy.Error || f.Severity == policy.Warning {
+			switch {
+			case f.Check == policy.ImageLookupInconclusive:
+				unsure[found{subject: subject}.workload()] = true
+			case f.Severity == policy.Error || f.Severity == policy.Warning:
 				out = append(out, found{subject: subject, f: f})
 			}
 		}
 	}
-	return out
+	return out, unsure
 }
 
 // Reports: one per namespace holding a finding, named reportName and
@@ -203,13 +214,13 @@ func (b *Background) recordEvents(ctx context.Context, fs []found) {
 			note += "; fix: " + policy.OneLine(f.f.Fix)
 		}
 		if len(note) > maxEventNote {
-			note = note[:maxEventNote-3] + "..."
+			note = strings.ToValidUTF8(note[:maxEventNote-3], "") + "..." // cut on a character
 		}
 		ev := &eventsv1.Event{
 			// The workload's name and a time, as the API server's own
 			// recorders name Events; names are at most 253 characters.
 			ObjectMeta: metav1.ObjectMeta{Namespace: f.subject.Namespace,
-				Name: fmt.Sprintf("%s.%x", f.subject.Name[:min(len(f.subject.Name), 200)], now.UnixNano())},
+				Name: fmt.Sprintf("%s.%x", strings.TrimRight(f.subject.Name[:min(len(f.subject.Name), 200)], "-."), now.UnixNano())},
 			EventTime: metav1.NewMicroTime(now), Type: corev1.EventTypeWarning,
 			ReportingController: eventController, ReportingInstance: b.o.Identity, Action: eventAction,
 			Reason: string(f.f.Check), Note: note, Regarding: f.subject,

@@ -107,3 +107,24 @@ func TestEventsOncePerFinding(t *testing.T) {
 		t.Errorf("Event %+v", e)
 	}
 }
+
+// TestUnsureKeepsImageFindings: a workload whose lookups were inconclusive
+// keeps the image findings of the last pass; its other findings are this
+// pass's.
+func TestUnsureKeepsImageFindings(t *testing.T) {
+	b := NewBackground(BackgroundOptions{Client: fake.NewClientset()})
+	tag := finding("shop", "web", policy.ImageTagNotFound, policy.Error)
+	heap := finding("shop", "web", policy.ResourcesHeapExceedsLimit, policy.Error)
+	other := finding("shop", "api", policy.ImageTagNotFound, policy.Error)
+	b.last = map[string][]found{tag.workload(): {tag, heap}, other.workload(): {other}}
+	got := b.keepWhereUnsure(nil, map[string]bool{tag.workload(): true})
+	if len(got) != 1 || got[0].key() != tag.key() {
+		t.Errorf("kept %v, want only web's %s", got, policy.ImageTagNotFound)
+	}
+	if got := b.keepWhereUnsure([]found{tag}, map[string]bool{tag.workload(): true}); len(got) != 1 {
+		t.Errorf("a finding seen again is kept twice: %v", got)
+	}
+	if got := b.keepWhereUnsure(nil, nil); len(got) != 0 {
+		t.Errorf("kept %v with nothing unsure", got)
+	}
+}

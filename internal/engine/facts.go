@@ -93,9 +93,8 @@ type Lookups struct {
 }
 
 type foundImage struct {
-	facts  *policy.ImageLookup // shared: never modified
-	until  time.Time
-	stored time.Time
+	facts *policy.ImageLookup // shared: never modified
+	until time.Time
 }
 
 // maxFound bounds the images whose facts are remembered.
@@ -119,13 +118,12 @@ func foundKey(image, keyring string, platforms []registrycheck.Platform, wantCon
 	return b.String()
 }
 
-// recall returns the facts remembered for key, unless they are older
-// than since (a background pass asks again what was learnt before it).
-func (l *Lookups) recall(key string, since time.Time) (*policy.ImageLookup, bool) {
+// recall returns the facts remembered for key.
+func (l *Lookups) recall(key string) (*policy.ImageLookup, bool) {
 	l.foundMu.Lock()
 	f, ok := l.found[key]
 	l.foundMu.Unlock()
-	if !ok || !l.Resolver.Now().Before(f.until) || f.stored.Before(since) {
+	if !ok || !l.Resolver.Now().Before(f.until) {
 		return nil, false
 	}
 	c := *f.facts
@@ -142,7 +140,7 @@ func (l *Lookups) remember(key string, facts *policy.ImageLookup, until time.Tim
 	if l.found == nil || len(l.found) >= maxFound {
 		l.found = map[string]foundImage{}
 	}
-	l.found[key] = foundImage{facts: &c, until: until, stored: l.Resolver.Now()}
+	l.found[key] = foundImage{facts: &c, until: until}
 }
 
 // syncer is a ClusterView that can say whether it has its data yet.
@@ -196,13 +194,15 @@ func (l *Lookups) gather(ctx context.Context, w *workload.Workload, pod *policy.
 	results := make([]*policy.ImageLookup, len(order))
 	fingerprint := kr.Fingerprint()
 	bg := registrycheck.BackgroundOf(ctx)
-	var since time.Time
-	if bg != nil {
-		since = bg.Since
-	}
+	fresh := bg != nil && !bg.Since.IsZero()
 	var todo []int
 	for i, image := range order {
-		if facts, ok := l.recall(foundKey(image, fingerprint, platforms, jobs[image].wantConfig), since); ok {
+		// A pass that wants answers newer than its start asks the
+		// resolver, whose cache knows when each answer was given; facts
+		// remembered here may rest on older ones.
+		if fresh {
+			todo = append(todo, i)
+		} else if facts, ok := l.recall(foundKey(image, fingerprint, platforms, jobs[image].wantConfig)); ok {
 			results[i] = facts
 		} else {
 			todo = append(todo, i)
