@@ -204,8 +204,14 @@ func startBenchServers(t *testing.T, wrap func(name, bin string, args []string) 
 	t.Helper()
 	k8sDir := tool(t, "NOBACKOFF_K8S_DIR")
 	nobackoff := tool(t, "NOBACKOFF_BIN")
+	// Under a profiler the servers run many times slower: they get longer
+	// to start and nobackoff a longer budget for its first lookups (once
+	// warm, a review looks nothing up).
+	ready, budget := time.Minute, "3s"
 	if wrap == nil {
 		wrap = func(_, bin string, args []string) (string, []string) { return bin, args }
+	} else {
+		ready, budget = 5*time.Minute, "60s"
 	}
 	c := startCluster(t, k8sDir)
 	reg := testregistry.StartDistribution(t, testregistry.RegistryBinary(t), nil)
@@ -228,7 +234,7 @@ func startBenchServers(t *testing.T, wrap func(name, bin string, args []string) 
 	allowLog := filepath.Join(dir, "allowall.log")
 	bin, args := wrap("minimal webhook", allowBin, []string{"--port", fmt.Sprint(allowPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile})
 	allow := startProcess(t, allowLog, bin, args...)
-	waitHTTPS(t, "allowall", allowLog, fmt.Sprintf("https://localhost:%d/readyz", allowPort), pool)
+	waitHTTPSFor(t, "allowall", allowLog, fmt.Sprintf("https://localhost:%d/readyz", allowPort), pool, ready)
 
 	nbPort := freePort(t)
 	nbLog := filepath.Join(dir, "nobackoff.log")
@@ -236,9 +242,10 @@ func startBenchServers(t *testing.T, wrap func(name, bin string, args []string) 
 	// from its container's cgroup in a cluster.
 	bin, args = wrap("nobackoff", nobackoff, []string{"serve", "--host", "127.0.0.1", "--port", fmt.Sprint(nbPort),
 		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--kubeconfig", c.kubeconfig,
-		"--registry-ca", reg.CAFile, "--allow-loopback-registries", "--shutdown-delay", "0s", "--memory-limit", "256Mi"})
+		"--registry-ca", reg.CAFile, "--allow-loopback-registries", "--shutdown-delay", "0s", "--memory-limit", "256Mi",
+		"--registry-timeout", budget})
 	nb := startProcess(t, nbLog, bin, args...)
-	waitHTTPS(t, "nobackoff", nbLog, fmt.Sprintf("https://localhost:%d/readyz", nbPort), pool)
+	waitHTTPSFor(t, "nobackoff", nbLog, fmt.Sprintf("https://localhost:%d/readyz", nbPort), pool, ready)
 
 	d := benchDeployment(reg.Host)
 	body := benchReview(t, d)
@@ -465,7 +472,7 @@ func benchWebhook(url string, caBundle []byte) *admissionregistrationv1.Validati
 }
 
 func reviewWarnings(t *testing.T, url string, pool *x509.CertPool, body []byte) []string {
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

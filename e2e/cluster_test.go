@@ -239,8 +239,14 @@ func (c *cluster) must(t *testing.T, stdin string, args ...string) result {
 // waitHTTPS waits for a TLS endpoint trusting pool to answer 200 on path.
 func waitHTTPS(t *testing.T, what, log, url string, pool *x509.CertPool) {
 	t.Helper()
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	waitFor(t, what, log, time.Minute, func() bool {
+	waitHTTPSFor(t, what, log, url, pool, time.Minute)
+}
+
+// waitHTTPSFor is waitHTTPS with its own timeout.
+func waitHTTPSFor(t *testing.T, what, log, url string, pool *x509.CertPool, timeout time.Duration) {
+	t.Helper()
+	client := &http.Client{Timeout: timeout / 10, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	waitFor(t, what, log, timeout, func() bool {
 		resp, err := client.Get(url)
 		if err != nil {
 			return false
