@@ -388,24 +388,10 @@ func TestClusterState(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := render(t, tc.set...)
-			var got []string
-			for _, d := range r["ClusterRole"] {
-				if d.Name != "nobackoff-reader" {
-					continue
-				}
-				var role rbacv1.ClusterRole
-				if err := json.Unmarshal(d.JSON, &role); err != nil {
-					t.Fatal(err)
-				}
-				for _, rule := range role.Rules {
-					if strings.Join(rule.Verbs, ",") != "list,watch" || len(rule.ResourceNames) > 0 {
-						t.Errorf("rule %+v: want list and watch, no resource names", rule)
-					}
-					for _, g := range rule.APIGroups {
-						for _, res := range rule.Resources {
-							got = append(got, strings.TrimPrefix(g+"/"+res, "/"))
-						}
-					}
+			got, rules := clusterRoleGrants(t, r, "nobackoff-reader")
+			for _, rule := range rules {
+				if strings.Join(rule.Verbs, ",") != "list,watch" || len(rule.ResourceNames) > 0 {
+					t.Errorf("rule %+v: want list and watch, no resource names", rule)
 				}
 			}
 			sort.Strings(got)
@@ -496,26 +482,12 @@ func TestAuditValues(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := render(t, append([]string{"excludeNamespaces={sandbox}"}, tc.set...)...)
-			var got []string
-			for _, d := range r["ClusterRole"] {
-				if d.Name != "nobackoff-audit" {
-					continue
-				}
-				var role rbacv1.ClusterRole
-				if err := json.Unmarshal(d.JSON, &role); err != nil {
-					t.Fatal(err)
-				}
-				for _, rule := range role.Rules {
-					for _, g := range rule.APIGroups {
-						for _, res := range rule.Resources {
-							got = append(got, strings.TrimPrefix(g+"/"+res, "/"))
-						}
-					}
-					verbs := strings.Join(rule.Verbs, ",")
-					if verbs != "list" && verbs != "list,create,update,delete" && verbs != "create" && verbs != "get" ||
-						verbs == "get" && len(rule.ResourceNames) != 1 {
-						t.Errorf("audit rule %+v: more than the passes need", rule)
-					}
+			got, rules := clusterRoleGrants(t, r, "nobackoff-audit")
+			for _, rule := range rules {
+				verbs := strings.Join(rule.Verbs, ",")
+				if verbs != "list" && verbs != "list,create,update,delete" && verbs != "create" && verbs != "get" ||
+					verbs == "get" && len(rule.ResourceNames) != 1 {
+					t.Errorf("audit rule %+v: more than the passes need", rule)
 				}
 			}
 			slices.Sort(got)
@@ -569,4 +541,31 @@ func TestReportsCRD(t *testing.T) {
 	if crd.Spec.Group != gv.Group || crd.Spec.Names.Kind != "Report" || crd.Spec.Scope != apiextensionsv1.NamespaceScoped || !served {
 		t.Errorf("CRD %s: group %s kind %s scope %s, %s served %v", crd.Name, crd.Spec.Group, crd.Spec.Names.Kind, crd.Spec.Scope, gv.Version, served)
 	}
+}
+
+// clusterRoleGrants returns what the rendered ClusterRole named name grants,
+// as group/resource (the core group bare), and its rules; none when the
+// chart renders no such role.
+func clusterRoleGrants(t *testing.T, r rendered, name string) ([]string, []rbacv1.PolicyRule) {
+	t.Helper()
+	var grants []string
+	var rules []rbacv1.PolicyRule
+	for _, d := range r["ClusterRole"] {
+		if d.Name != name {
+			continue
+		}
+		var role rbacv1.ClusterRole
+		if err := json.Unmarshal(d.JSON, &role); err != nil {
+			t.Fatal(err)
+		}
+		for _, rule := range role.Rules {
+			for _, g := range rule.APIGroups {
+				for _, res := range rule.Resources {
+					grants = append(grants, strings.TrimPrefix(g+"/"+res, "/"))
+				}
+			}
+		}
+		rules = append(rules, role.Rules...)
+	}
+	return grants, rules
 }

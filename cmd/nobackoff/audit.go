@@ -132,12 +132,7 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 	rep, errs := audit.Review(ctx, eng, listed, *concurrency, tick)
 	errs = append(listed.Skipped, errs...)
 
-	if *output == "json" {
-		err = rep.WriteJSON(stdout)
-	} else {
-		err = rep.WriteText(stdout)
-	}
-	if err != nil {
+	if err := rep.Write(stdout, *output); err != nil {
 		return fail("writing report: %v", err)
 	}
 	// What could not be judged is said, but does not hide the verdict on

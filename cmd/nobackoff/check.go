@@ -103,12 +103,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	rep, checkErrs := report.CheckDocuments(context.Background(), eng, docs)
 	errs = append(errs, checkErrs...)
 
-	if *output == "json" {
-		err = rep.WriteJSON(stdout)
-	} else {
-		err = rep.WriteText(stdout)
-	}
-	if err != nil {
+	if err := rep.Write(stdout, *output); err != nil {
 		fmt.Fprintln(stderr, "nobackoff check: writing report:", err)
 		return exitUsage
 	}

@@ -67,7 +67,7 @@ func (m *Metrics) pass(fs []found, checked int, start time.Time, took time.Durat
 		} else {
 			namespaces[ns] = true
 		}
-		k := f.subject.Kind + "/" + f.subject.Namespace + "/" + f.subject.Name + "|" + string(f.f.Check) + "|" + f.f.Severity.String()
+		k := f.workload() + "|" + string(f.f.Check) + "|" + f.f.Severity.String()
 		if counted[k] {
 			continue
 		}

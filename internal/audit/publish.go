@@ -109,17 +109,9 @@ func (b *Background) writeReports(ctx context.Context, fs []found, at time.Time)
 	for _, f := range fs {
 		byNamespace[f.subject.Namespace] = append(byNamespace[f.subject.Namespace], f)
 	}
-	existing, err := b.o.Reports.OpenreportsV1alpha1().Reports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
-		LabelSelector: managedByLabel + "=" + managedBy})
+	current, err := b.ourReports(ctx)
 	if err != nil {
-		return fmt.Errorf("listing Reports: %w", err)
-	}
-	current := map[string]*orv1alpha1.Report{}
-	for i := range existing.Items {
-		r := &existing.Items[i]
-		if r.Name == reportName {
-			current[r.Namespace] = r
-		}
+		return err
 	}
 	var errs []error
 	for ns, nsFound := range byNamespace {
@@ -148,6 +140,22 @@ func (b *Background) writeReports(ctx context.Context, fs []found, at time.Time)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ourReports are the Reports the passes wrote, by namespace.
+func (b *Background) ourReports(ctx context.Context) (map[string]*orv1alpha1.Report, error) {
+	list, err := b.o.Reports.OpenreportsV1alpha1().Reports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+		LabelSelector: managedByLabel + "=" + managedBy})
+	if err != nil {
+		return nil, fmt.Errorf("listing Reports: %w", err)
+	}
+	out := map[string]*orv1alpha1.Report{}
+	for i := range list.Items {
+		if r := &list.Items[i]; r.Name == reportName {
+			out[r.Namespace] = r
+		}
+	}
+	return out, nil
 }
 
 // newReport is the Report of one namespace's findings.
@@ -179,13 +187,12 @@ func (b *Background) reported(ctx context.Context) map[string]bool {
 	if b.o.Reports == nil {
 		return seen
 	}
-	list, err := b.o.Reports.OpenreportsV1alpha1().Reports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
-		LabelSelector: managedByLabel + "=" + managedBy})
+	current, err := b.ourReports(ctx)
 	if err != nil {
 		b.o.Log.Info("background pass: the Reports could not be read; findings already reported may get a second Event", "error", err)
 		return seen
 	}
-	for _, r := range list.Items {
+	for _, r := range current {
 		for _, res := range r.Results {
 			for _, s := range res.Subjects {
 				seen[findingKey(s.Kind, s.Namespace, s.Name, res.Rule, res.Properties["field"])] = true

@@ -168,6 +168,14 @@ type jsonReport struct {
 	Findings []jsonFinding `json:"findings"`
 }
 
+// Write writes the report in format: "json" (WriteJSON), else text.
+func (r *Report) Write(w io.Writer, format string) error {
+	if format == "json" {
+		return r.WriteJSON(w)
+	}
+	return r.WriteText(w)
+}
+
 // WriteJSON writes the report in the JSON contract of `nobackoff check -o json`.
 func (r *Report) WriteJSON(w io.Writer) error {
 	out := jsonReport{Findings: []jsonFinding{}}
